@@ -1,0 +1,1 @@
+"""The segmentation engine: pure pandas and scikit-learn, no Slack, no SQLite."""
