@@ -1,0 +1,168 @@
+"""Cleaning steps: each takes a frame, returns a new one, and says what it changed and why."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from segmentation.errors import DataError
+from segmentation.result import CleaningStep
+
+ID = "customer_id"
+OUTLIER_THRESHOLD = 10.0  # robust z-score (median/MAD) beyond which a value is a data error
+MIN_DISTINCT_FOR_OUTLIERS = 20
+RARE_LABEL_SHARE = 0.005
+RARE_LABEL_MAX_COUNT = 10
+
+
+@dataclass
+class CleaningLog:
+    """Collects the steps taken and the customers dropped, with the reason for each."""
+
+    steps: list[CleaningStep] = field(default_factory=list)
+    excluded: list[pd.DataFrame] = field(default_factory=list)
+
+    def excluded_frame(self) -> pd.DataFrame:
+        if not self.excluded:
+            return pd.DataFrame({ID: pd.Series(dtype=str), "reason": pd.Series(dtype=str)})
+        return pd.concat(self.excluded, ignore_index=True)
+
+    def drop(self, frame: pd.DataFrame, mask: pd.Series, column: str | None,
+             reasons: pd.Series | str, summary: str) -> pd.DataFrame:
+        """Drop the masked rows, remembering each dropped customer's reason."""
+        count = int(mask.sum())
+        if count == 0:
+            return frame
+        reason = reasons[mask] if isinstance(reasons, pd.Series) else reasons
+        self.excluded.append(pd.DataFrame({ID: frame.loc[mask, ID].to_numpy(),
+                                           "reason": reason}))
+        self.steps.append(CleaningStep(column, "dropped rows", count, summary))
+        return frame.loc[~mask]
+
+
+def customer_ids(frame: pd.DataFrame, id_column: str | None, log: CleaningLog) -> pd.Series:
+    """Customer ids as strings; row numbers (from 1) when the table has no id column."""
+    if id_column is None:
+        log.steps.append(CleaningStep(None, "numbered rows", len(frame),
+                                      "no id column: customers are numbered by row from 1"))
+        return pd.Series(np.arange(1, len(frame) + 1).astype(str), index=frame.index)
+    raw = frame[id_column]
+    if pd.api.types.is_float_dtype(raw) and (raw.dropna() % 1 == 0).all():
+        raw = raw.astype("Int64")
+    ids = raw.astype("string").str.strip()
+    return ids.astype(object).where(ids.notna() & (ids != ""), None)
+
+
+def drop_missing_ids(frame: pd.DataFrame, log: CleaningLog) -> pd.DataFrame:
+    """Rows without an id cannot be looked up or exported: drop them."""
+    mask = frame[ID].isna()
+    count = int(mask.sum())
+    if count:
+        log.steps.append(CleaningStep(ID, "dropped rows", count, "missing customer id"))
+    return frame.loc[~mask]
+
+
+def check_unique_ids(frame: pd.DataFrame, id_label: str) -> None:
+    """Duplicate ids make lookups ambiguous: refuse the table, naming them."""
+    duplicated = frame.loc[frame[ID].duplicated(keep=False), ID]
+    if duplicated.empty:
+        return
+    names = sorted(duplicated.unique(), key=lambda v: (len(v), v))
+    shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    raise DataError(f"duplicate customer ids in column {id_label}: {shown} "
+                    f"({len(duplicated)} rows); each customer must appear once")
+
+
+def relabel(frame: pd.DataFrame, column: str, mapping: Mapping[str, str],
+            log: CleaningLog, why: str) -> pd.DataFrame:
+    """Replace labels by the ones they stand for, counting each replacement."""
+    values = frame[column]
+    for old, new in mapping.items():
+        count = int((values == old).sum())
+        if count:
+            log.steps.append(CleaningStep(column, "relabelled", count,
+                                          f"'{old}' → '{new}': {why}"))
+    return frame.assign(**{column: values.replace(dict(mapping))})
+
+
+def fold_rare_labels(frame: pd.DataFrame, columns: Iterable[str],
+                     log: CleaningLog) -> pd.DataFrame:
+    """Labels held by a handful of customers are folded into 'Other'; missing become 'Unknown'."""
+    updates = {}
+    for column in columns:
+        values = frame[column].astype("string").str.strip()
+        missing = int(values.isna().sum())
+        if missing:
+            log.steps.append(CleaningStep(column, "imputed", missing,
+                                          "missing label → 'Unknown'"))
+            values = values.fillna("Unknown")
+        counts = values.value_counts()
+        limit = min(RARE_LABEL_MAX_COUNT, RARE_LABEL_SHARE * len(values))
+        rare = counts[(counts < limit) & (counts.index != "Other")]
+        if len(rare):
+            log.steps.append(CleaningStep(
+                column, "relabelled", int(rare.sum()),
+                f"rare labels {', '.join(map(repr, rare.index[:8]))} → 'Other'"))
+            values = values.where(~values.isin(rare.index), "Other")
+        updates[column] = values.astype(object)
+    return frame.assign(**updates)
+
+
+def extreme_outliers(values: pd.Series, threshold: float = OUTLIER_THRESHOLD) -> pd.Series:
+    """Mask of values more than `threshold` robust z-scores from the median.
+
+    Right-skewed non-negative columns (spend, counts) are judged on a log scale, so a big
+    spender is not mistaken for a typo while 666,666 among incomes of ~50,000 is caught.
+    """
+    x = values.astype(float)
+    if x.nunique() < MIN_DISTINCT_FOR_OUTLIERS:
+        return pd.Series(False, index=values.index)
+    if is_right_skewed(x):
+        x = np.log1p(x)
+    median = x.median()
+    spread = 1.4826 * (x - median).abs().median()
+    if not spread > 0:
+        return pd.Series(False, index=values.index)
+    return ((x - median).abs() / spread > threshold).fillna(False)
+
+
+def is_right_skewed(values: pd.Series) -> bool:
+    """Quartile (Bowley) skewness above 0.2 on non-negative values: robust to the outliers."""
+    x = values.dropna().astype(float)
+    if x.empty or x.min() < 0:
+        return False
+    q1, q2, q3 = x.quantile([0.25, 0.5, 0.75])
+    if q3 <= q1:
+        return False
+    return (q3 + q1 - 2 * q2) / (q3 - q1) > 0.2
+
+
+def drop_extreme_outliers(frame: pd.DataFrame, columns: Iterable[str],
+                          log: CleaningLog) -> pd.DataFrame:
+    """Drop rows whose value in any column is an extreme outlier (a data error, not a customer)."""
+    for column in columns:
+        mask = extreme_outliers(frame[column])
+        if mask.any():
+            values = frame.loc[mask, column]
+            shown = ", ".join(f"{v:,.0f}" for v in values.head(5))
+            reasons = pd.Series(f"{column} is an extreme outlier", index=frame.index)
+            reasons[mask] = [f"{column} {v:,.0f} is an extreme outlier" for v in values]
+            frame = log.drop(frame, mask, column, reasons,
+                             f"extreme outlier ({shown}): far outside the typical range")
+    return frame
+
+
+def report_missing_values(frame: pd.DataFrame, columns: Iterable[str],
+                          log: CleaningLog) -> None:
+    """Missing numbers are imputed with the median inside the model; say how many."""
+    for column in columns:
+        missing = int(frame[column].isna().sum())
+        if missing:
+            median = frame[column].median()
+            log.steps.append(CleaningStep(
+                column, "imputed", missing,
+                f"missing: the median ({median:,.4g}) is used for clustering; "
+                "shown as unknown in answers"))

@@ -1,0 +1,90 @@
+"""One call from a customer table to named, profiled segments."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from segmentation.cleaning import ID
+from segmentation.model import FittedModel, ModelConfig, fit_model
+from segmentation.prepare import PreparedData, prepare_customers
+from segmentation.profiling import population_stats, profile_segments
+from segmentation.result import SegmentationResult
+from segmentation.schema import SchemaOverrides
+
+PROJECTION_POINTS = 5_000
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def segment_customers(raw: pd.DataFrame, *, source: str, config: ModelConfig | None = None,
+                      overrides: SchemaOverrides | None = None,
+                      progress: Progress = _quiet) -> SegmentationResult:
+    """Clean, derive features, fit, choose k, profile and name: the whole engine, no I/O."""
+    config = config or ModelConfig()
+    progress(f"cleaning {len(raw):,} rows")
+    prepared = prepare_customers(raw, overrides)
+    progress(f"fitting the model on {len(prepared.frame):,} customers "
+             f"({len(prepared.numeric) + len(prepared.categorical)} features)")
+    fitted = fit_model(prepared.frame, prepared.numeric, prepared.categorical, config)
+    progress(f"profiling {fitted.selection.chosen_k} segments")
+    return _assemble(prepared, fitted, source, config)
+
+
+def _assemble(prepared: PreparedData, fitted: FittedModel, source: str,
+              config: ModelConfig) -> SegmentationResult:
+    segment_ids = _ids_by_size(fitted.labels)
+    frame = prepared.frame
+    naming_features = prepared.numeric
+    profiles = profile_segments(frame, segment_ids, prepared.profile_features,
+                                _shown_categories(prepared), naming_features,
+                                prepared.feature_labels)
+    population = population_stats(frame, prepared.profile_features)
+    assignments = pd.DataFrame({ID: frame[ID].to_numpy(), "segment_id": segment_ids,
+                                "distance": fitted.distances.astype(float)})
+    return SegmentationResult(
+        source=source, seed=config.seed,
+        as_of=prepared.as_of.date().isoformat() if prepared.as_of is not None else None,
+        columns=prepared.columns, cleaning=prepared.cleaning, k_selection=fitted.selection,
+        silhouette=fitted.silhouette, features=(*prepared.numeric, *prepared.categorical),
+        profile_features=prepared.profile_features, feature_labels=prepared.feature_labels,
+        population={f: {k: (None if pd.isna(v) else float(v)) for k, v in row.items()}
+                    for f, row in population.iterrows()},
+        segments=profiles, assignments=assignments,
+        attributes=frame[[ID, *prepared.display_columns]].reset_index(drop=True),
+        excluded=prepared.excluded,
+        projection=_projection_sample(fitted.embedding, segment_ids, config.seed),
+        explained_variance=fitted.explained_variance,
+    )
+
+
+def _shown_categories(prepared: PreparedData) -> tuple[str, ...]:
+    return tuple(c for c in prepared.display_columns
+                 if c in prepared.frame.columns
+                 and not pd.api.types.is_numeric_dtype(prepared.frame[c]))
+
+
+def _ids_by_size(labels: np.ndarray) -> np.ndarray:
+    """Segment ids 1..k, largest segment first (K-Means' own numbering is arbitrary)."""
+    counts = np.bincount(labels)
+    order = np.argsort(-counts, kind="stable")
+    mapping = np.empty_like(order)
+    mapping[order] = np.arange(1, len(order) + 1)
+    return mapping[labels]
+
+
+def _projection_sample(embedding: np.ndarray, segment_ids: np.ndarray,
+                       seed: int) -> pd.DataFrame:
+    rows = np.arange(len(embedding))
+    if len(rows) > PROJECTION_POINTS:
+        rows = np.sort(np.random.default_rng(seed).choice(len(rows), PROJECTION_POINTS,
+                                                          replace=False))
+    second = embedding[rows, 1] if embedding.shape[1] > 1 else np.zeros(len(rows))
+    return pd.DataFrame({"pc1": embedding[rows, 0].astype(float),
+                         "pc2": second.astype(float), "segment_id": segment_ids[rows]})

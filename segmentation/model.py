@@ -1,0 +1,179 @@
+"""The scikit-learn pipeline (preprocess → PCA → K-Means) and the automatic choice of k."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.cluster import KMeans
+from sklearn.compose import ColumnTransformer
+from sklearn.decomposition import PCA
+from sklearn.impute import SimpleImputer
+from sklearn.metrics import silhouette_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+from segmentation.cleaning import is_right_skewed
+from segmentation.errors import DataError
+from segmentation.result import KSelection
+
+SILHOUETTE_TOLERANCE = 0.03  # a neighbouring k is preferred only if clearly better separated
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Every knob of the model; the defaults suit tables from a thousand to a million rows."""
+
+    k: int | None = None  # None = choose by the elbow method
+    k_min: int = 2
+    k_max: int = 10
+    seed: int = 0
+    n_init: int = 10  # restarts per k while drawing the elbow curve (a sample: cheap)
+    pca_variance: float = 0.90
+    selection_sample: int = 10_000  # rows used to draw the elbow curve
+    silhouette_sample: int = 3_000  # rows silhouette is computed on (it is quadratic)
+    categorical_weight: float = 0.5
+
+
+@dataclass(frozen=True)
+class FittedModel:
+    """A fitted pipeline with its labels, distances and the evidence for k."""
+
+    pipeline: Pipeline
+    labels: np.ndarray
+    distances: np.ndarray
+    embedding: np.ndarray  # PCA coordinates of every customer (float32)
+    selection: KSelection
+    silhouette: float | None
+    explained_variance: tuple[float, ...]
+
+
+def build_preprocessor(frame: pd.DataFrame, numeric: tuple[str, ...],
+                       categorical: tuple[str, ...], config: ModelConfig) -> ColumnTransformer:
+    """Impute, log-scale right-skewed numbers, standardise; one-hot the categories."""
+    skewed = [c for c in numeric if is_right_skewed(frame[c])]
+    plain = [c for c in numeric if c not in skewed]
+    transformers = []
+    if skewed:
+        transformers.append(("skewed", Pipeline([
+            ("impute", SimpleImputer(strategy="median")),
+            ("log", FunctionTransformer(np.log1p, feature_names_out="one-to-one")),
+            ("scale", StandardScaler())]), skewed))
+    if plain:
+        transformers.append(("numeric", Pipeline([
+            ("impute", SimpleImputer(strategy="median")),
+            ("scale", StandardScaler())]), plain))
+    if categorical:
+        transformers.append(("categorical", OneHotEncoder(
+            handle_unknown="ignore", sparse_output=False), list(categorical)))
+    return ColumnTransformer(transformers, transformer_weights={
+        "categorical": config.categorical_weight}, verbose_feature_names_out=False)
+
+
+def build_pipeline(preprocessor: ColumnTransformer, k: int, config: ModelConfig) -> Pipeline:
+    """The unfitted Pipeline(preprocess, PCA, KMeans) with explicit seeds and n_init."""
+    return Pipeline([
+        ("preprocess", preprocessor),
+        ("pca", PCA(n_components=config.pca_variance, svd_solver="full",
+                    random_state=config.seed)),
+        ("kmeans", KMeans(n_clusters=k, n_init=config.n_init, random_state=config.seed)),
+    ])
+
+
+def fit_model(frame: pd.DataFrame, numeric: tuple[str, ...], categorical: tuple[str, ...],
+              config: ModelConfig) -> FittedModel:
+    """Fit preprocessing and PCA on everyone, choose k on a sample, then fit K-Means on all."""
+    _check_k(len(frame), config)
+    rng = np.random.default_rng(config.seed)
+    template = build_pipeline(build_preprocessor(frame, numeric, categorical, config),
+                              config.k or config.k_min, config)
+    embed = Pipeline(template.steps[:2]).fit(frame)
+    embedding = embed.transform(frame).astype(np.float32)
+    selection_rows = _sample_rows(len(frame), config.selection_sample, rng)
+    silhouette_rows = _sample_rows(len(frame), config.silhouette_sample, rng)
+    selection, centres = choose_k(embedding[selection_rows], embedding[silhouette_rows], config)
+    kmeans = KMeans(n_clusters=selection.chosen_k, init=centres, n_init=1,
+                    random_state=config.seed).fit(embedding)
+    distances = kmeans.transform(embedding).min(axis=1)
+    pipeline = Pipeline([*embed.steps, ("kmeans", kmeans)])
+    silhouette = _silhouette(embedding[silhouette_rows], kmeans.labels_[silhouette_rows],
+                             config.seed)
+    return FittedModel(pipeline, kmeans.labels_, distances, embedding, selection, silhouette,
+                       tuple(float(v) for v in embed.named_steps["pca"]
+                             .explained_variance_ratio_))
+
+
+def _check_k(rows: int, config: ModelConfig) -> None:
+    if config.k is not None:
+        if config.k < 1:
+            raise DataError(f"k must be at least 1 (got {config.k})")
+        if config.k > rows:
+            raise DataError(f"k={config.k} is larger than the {rows} customers kept")
+
+
+def _sample_rows(total: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    if total <= size:
+        return np.arange(total)
+    return np.sort(rng.choice(total, size=size, replace=False))
+
+
+def choose_k(sample: np.ndarray, silhouette_sample: np.ndarray,
+             config: ModelConfig) -> tuple[KSelection, np.ndarray]:
+    """Elbow of the inertia curve, cross-checked by silhouette; returns centres to start from."""
+    k_max = min(config.k_max, len(sample) - 1)
+    ks = list(range(config.k_min, max(k_max, config.k_min) + 1))
+    if config.k is not None and config.k not in ks:
+        ks = sorted({*ks, config.k})
+    inertias, silhouettes, centres = [], [], {}
+    for k in ks:
+        if k > len(sample):
+            continue
+        model = KMeans(n_clusters=k, n_init=config.n_init, random_state=config.seed).fit(sample)
+        inertias.append(float(model.inertia_))
+        silhouettes.append(_silhouette(silhouette_sample, model.predict(silhouette_sample),
+                                       config.seed))
+        centres[k] = model.cluster_centers_
+    ks = ks[:len(inertias)]
+    if config.k is not None:
+        return KSelection(tuple(ks), tuple(inertias), tuple(silhouettes), config.k,
+                          f"k={config.k} was set by hand (--k).", "override"), centres[config.k]
+    chosen, reason = _pick_k(ks, inertias, silhouettes)
+    return KSelection(tuple(ks), tuple(inertias), tuple(silhouettes), chosen, reason,
+                      "elbow"), centres[chosen]
+
+
+def _pick_k(ks: list[int], inertias: list[float],
+            silhouettes: list[float | None]) -> tuple[int, str]:
+    knee = knee_point(ks, inertias)
+    score = {k: s for k, s in zip(ks, silhouettes, strict=True) if s is not None}
+    neighbours = [k for k in (knee - 1, knee + 1) if k in score and k >= 3]
+    best = max(neighbours, key=score.get, default=None)
+    knee_score = score.get(knee)
+    if best is not None and knee_score is not None and \
+            score[best] > knee_score + SILHOUETTE_TOLERANCE:
+        return best, (f"k={best}: the inertia curve bends at k={knee} (elbow), and k={best} "
+                      f"separates customers clearly better (silhouette {score[best]:.2f} vs "
+                      f"{knee_score:.2f}).")
+    tail = f", with silhouette {knee_score:.2f}" if knee_score is not None else ""
+    return knee, (f"k={knee}: the elbow of the inertia curve; adding segments beyond it "
+                  f"gains little{tail}.")
+
+
+def knee_point(ks: list[int], inertias: list[float]) -> int:
+    """The k farthest below the straight line from the first to the last point (Kneedle)."""
+    if len(ks) < 3:
+        return ks[0]
+    x = np.asarray(ks, dtype=float)
+    y = np.asarray(inertias, dtype=float)
+    x = (x - x[0]) / (x[-1] - x[0])
+    span = y[0] - y[-1]
+    y = (y - y[-1]) / span if span > 0 else np.zeros_like(y)
+    gap = (1 - x) - y  # the chord runs from (0, 1) to (1, 0); a convex curve lies below it
+    return ks[int(np.argmax(gap))]
+
+
+def _silhouette(points: np.ndarray, labels: np.ndarray, seed: int) -> float | None:
+    if len(np.unique(labels)) < 2 or len(points) <= len(np.unique(labels)):
+        return None
+    return float(silhouette_score(points.astype(np.float64), labels, random_state=seed))

@@ -1,0 +1,177 @@
+"""From a raw customer table to a clean frame of features, with a report of every change."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+
+from segmentation import cleaning, reference
+from segmentation.cleaning import ID, CleaningLog
+from segmentation.errors import DataError
+from segmentation.result import CleaningReport, CleaningStep, ColumnDecision
+from segmentation.schema import SchemaOverrides, TableSchema, infer_schema
+
+MIN_CUSTOMERS = 10
+MAX_DISPLAY_COLUMNS = 15
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """A cleaned table ready for the model, and what was decided on the way."""
+
+    frame: pd.DataFrame  # customer_id + every feature, original units
+    numeric: tuple[str, ...]  # model inputs
+    categorical: tuple[str, ...]
+    profile_features: tuple[str, ...]  # numeric features profiled per segment
+    display_columns: tuple[str, ...]  # attributes kept per customer for answers
+    feature_labels: dict[str, str]
+    as_of: pd.Timestamp | None
+    columns: tuple[ColumnDecision, ...]
+    cleaning: CleaningReport
+    excluded: pd.DataFrame  # customer_id, reason
+
+
+def prepare_customers(raw: pd.DataFrame, overrides: SchemaOverrides | None = None
+                      ) -> PreparedData:
+    """Infer the schema, derive features and clean, never modifying `raw`."""
+    overrides = overrides or SchemaOverrides()
+    use_reference = overrides.profile == "reference" or (
+        overrides.profile is None and reference.is_reference_table(raw))
+    if use_reference:
+        return _prepare_reference(raw, overrides)
+    return _prepare_generic(raw, overrides)
+
+
+def _start(raw: pd.DataFrame, schema: TableSchema, log: CleaningLog) -> pd.DataFrame:
+    frame = raw.copy()
+    frame.insert(0, ID, cleaning.customer_ids(raw, schema.id_column, log))
+    frame = cleaning.drop_missing_ids(frame, log)
+    cleaning.check_unique_ids(frame, schema.id_column or "(row number)")
+    return frame
+
+
+def _prepare_generic(raw: pd.DataFrame, overrides: SchemaOverrides) -> PreparedData:
+    schema = infer_schema(raw, overrides)
+    log = CleaningLog()
+    frame = _start(raw, schema, log)
+    frame, date_features, as_of = _dates_to_days(frame, schema, overrides, log)
+    numeric = tuple(schema.numeric) + date_features
+    frame = frame.assign(**{c: pd.to_numeric(frame[c], errors="coerce").astype(float)
+                            for c in numeric})
+    frame = cleaning.fold_rare_labels(frame, schema.categorical, log)
+    frame = cleaning.drop_extreme_outliers(frame, numeric, log)
+    frame = _drop_rows_without_values(frame, numeric, log)
+    cleaning.report_missing_values(frame, numeric, log)
+    labels = {c: _humanize(c) for c in (*numeric, *schema.categorical)}
+    display = (*numeric, *schema.categorical)[:MAX_DISPLAY_COLUMNS]
+    return _finish(raw, frame, numeric, schema.categorical, numeric, display, labels, as_of,
+                   schema.decisions + tuple(
+                       ColumnDecision(c, "derived", "days before the as-of date")
+                       for c in date_features), log)
+
+
+def _prepare_reference(raw: pd.DataFrame, overrides: SchemaOverrides) -> PreparedData:
+    schema = TableSchema("ID", reference.MODEL_FEATURES, reference.CATEGORICAL_COLUMNS,
+                         decisions=_reference_decisions(raw))
+    if overrides.id_column:
+        schema = TableSchema(overrides.id_column, schema.numeric, schema.categorical,
+                             decisions=schema.decisions)
+    log = CleaningLog()
+    frame = _start(raw, schema, log)
+    enrolled = reference.enrolment_dates(frame)
+    as_of = pd.Timestamp(overrides.as_of) if overrides.as_of else enrolled.max()
+    if pd.isna(as_of):
+        raise DataError("Dt_Customer has no dates in dd-mm-yyyy form: cannot compute ages")
+    frame = reference.add_reference_features(frame, as_of)
+    frame = frame.assign(Income=pd.to_numeric(frame["Income"], errors="coerce").astype(float))
+    frame = log.drop(frame, frame["Age"] > reference.MAX_AGE, "Year_Birth",
+                     "born " + frame["Year_Birth"].astype(str) + ": impossible age",
+                     f"impossible birth year (over {reference.MAX_AGE} on "
+                     f"{as_of.date().isoformat()})")
+    frame = frame.assign(Marital_Status=frame["Marital_Status"].astype("string").str.strip(),
+                         Education=frame["Education"].astype("string").str.strip())
+    frame = cleaning.relabel(frame, "Marital_Status", reference.MARITAL_RELABEL, log,
+                             "same meaning or junk label")
+    frame = cleaning.relabel(frame, "Education", reference.EDUCATION_RELABEL, log,
+                             "second-cycle degrees are master's level")
+    frame = cleaning.fold_rare_labels(frame, reference.CATEGORICAL_COLUMNS, log)
+    frame = cleaning.drop_extreme_outliers(frame, reference.MODEL_FEATURES, log)
+    frame = _drop_rows_without_values(frame, reference.MODEL_FEATURES, log)
+    cleaning.report_missing_values(frame, reference.MODEL_FEATURES, log)
+    return _finish(raw, frame, reference.MODEL_FEATURES, (), reference.PROFILE_FEATURES,
+                   reference.DISPLAY_COLUMNS, dict(reference.FEATURE_LABELS), as_of,
+                   schema.decisions, log)
+
+
+def _reference_decisions(raw: pd.DataFrame) -> tuple[ColumnDecision, ...]:
+    used = set(reference.PROFILE_FEATURES) | set(reference.CATEGORICAL_COLUMNS)
+    decisions = [ColumnDecision("ID", "id", "reference customer table: ID")]
+    for column in raw.columns:
+        if column == "ID":
+            continue
+        if column in reference.MODEL_FEATURES:
+            decisions.append(ColumnDecision(column, "numeric", "clustered on"))
+        elif column in used:
+            decisions.append(ColumnDecision(column, "numeric" if column not in
+                                            reference.CATEGORICAL_COLUMNS else "categorical",
+                                            "profiled and shown, not clustered on"))
+        elif raw[column].nunique(dropna=True) <= 1:
+            decisions.append(ColumnDecision(column, "dropped", "constant"))
+        else:
+            decisions.append(ColumnDecision(column, "derived", "summed into derived features"))
+    derived = ("Age", "Children", "TotalSpend", "TotalPurchases", "OnlineShare", "TenureDays",
+               "CampaignsAccepted")
+    decisions += [ColumnDecision(name, "derived", reference.FEATURE_LABELS[name])
+                  for name in derived]
+    return tuple(decisions)
+
+
+def _dates_to_days(frame: pd.DataFrame, schema: TableSchema, overrides: SchemaOverrides,
+                   log: CleaningLog) -> tuple[pd.DataFrame, tuple[str, ...], pd.Timestamp | None]:
+    parsed = {column: (pd.to_datetime(frame[column], format=fmt, errors="coerce") if fmt
+                       else pd.to_datetime(frame[column], errors="coerce"))
+              for column, fmt in schema.dates.items()}
+    if not parsed:
+        return frame, (), pd.Timestamp(overrides.as_of) if overrides.as_of else None
+    latest = max((values.max() for values in parsed.values()), default=pd.NaT)
+    as_of = pd.Timestamp(overrides.as_of) if overrides.as_of else latest
+    days = {}
+    for column, values in parsed.items():
+        unparsed = int((values.isna() & frame[column].notna()).sum())
+        if unparsed:
+            log.steps.append(CleaningStep(column, "imputed", unparsed,
+                                          "not a date in the column's format: treated as missing"))
+        days[f"{column}_days"] = (as_of - values).dt.days.astype(float)
+    return frame.assign(**days), tuple(days), as_of
+
+
+def _drop_rows_without_values(frame: pd.DataFrame, numeric: tuple[str, ...],
+                              log: CleaningLog) -> pd.DataFrame:
+    if not numeric:
+        return frame
+    empty = frame[list(numeric)].isna().all(axis=1)
+    return log.drop(frame, empty, None, "no values in any feature",
+                    "no values in any feature")
+
+
+def _finish(raw: pd.DataFrame, frame: pd.DataFrame, numeric: tuple[str, ...],
+            categorical: tuple[str, ...], profile: tuple[str, ...], display: tuple[str, ...],
+            labels: dict[str, str], as_of: pd.Timestamp | None,
+            decisions: tuple[ColumnDecision, ...], log: CleaningLog) -> PreparedData:
+    if len(frame) < MIN_CUSTOMERS:
+        raise DataError(f"only {len(frame)} usable customer row(s) after cleaning "
+                        f"(of {len(raw)}); segmenting needs at least {MIN_CUSTOMERS}")
+    keep = list(dict.fromkeys((ID, *numeric, *categorical, *profile, *display)))
+    report = CleaningReport(len(raw), len(frame), tuple(log.steps))
+    return PreparedData(frame[keep].reset_index(drop=True), tuple(numeric), tuple(categorical),
+                        tuple(profile), tuple(display), labels,
+                        None if as_of is None or pd.isna(as_of) else as_of, decisions, report,
+                        log.excluded_frame())
+
+
+def _humanize(column: str) -> str:
+    words = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", str(column)).replace("_", " ").strip()
+    words = re.sub(r"\bdays\b$", "(days ago)", words)
+    return words[:1].upper() + words[1:]

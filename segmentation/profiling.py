@@ -1,0 +1,69 @@
+"""Per-segment statistics in original units, against the whole population, and their names."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from segmentation import naming
+from segmentation.result import FeatureStat, SegmentProfile
+
+
+def population_stats(frame: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
+    """Mean, median and standard deviation of every feature over all kept customers."""
+    values = frame[list(features)].astype(float)
+    return pd.DataFrame({"mean": values.mean(), "median": values.median(),
+                         "std": values.std(ddof=0)})
+
+
+def profile_segments(frame: pd.DataFrame, segment_ids: np.ndarray, features: Sequence[str],
+                     categorical: Sequence[str], naming_features: Sequence[str],
+                     labels: dict[str, str]) -> tuple[SegmentProfile, ...]:
+    """Size, share, mean/median/index/z per feature, category mix, name, description, action."""
+    values = frame[list(features)].astype(float)
+    population = population_stats(frame, features)
+    grouped = values.groupby(segment_ids)
+    means, medians = grouped.mean(), grouped.median()
+    sizes = pd.Series(segment_ids).value_counts()
+    std = population["std"].replace(0, np.nan)
+    z = ((means - population["mean"]) / std).fillna(0.0)
+    index = means / population["mean"].where(population["mean"] != 0) * 100
+    mixes = {c: pd.crosstab(segment_ids, frame[c].to_numpy(), normalize="index")
+             for c in categorical}
+    drafts = []
+    for segment_id in sorted(sizes.index):
+        stats = tuple(FeatureStat(
+            feature=f, label=labels.get(f, f), mean=_num(means.at[segment_id, f]),
+            median=_num(medians.at[segment_id, f]),
+            population_mean=_num(population.at[f, "mean"]),
+            index=_num(index.at[segment_id, f]), z=float(z.at[segment_id, f]))
+            for f in features)
+        distinguishing = tuple(s.feature for s in sorted(stats, key=lambda s: -abs(s.z)))
+        mix = {c: {str(k): round(float(v), 4) for k, v in mixes[c].loc[segment_id].items()}
+               for c in categorical}
+        drafts.append((int(segment_id), int(sizes[segment_id]), stats, distinguishing, mix))
+    return _name_segments(drafts, len(frame), naming_features)
+
+
+def _name_segments(drafts: list, total: int,
+                   naming_features: Sequence[str]) -> tuple[SegmentProfile, ...]:
+    traits = [naming.pick_traits(stats, naming_features) for _, _, stats, _, _ in drafts]
+    names = naming.unique_names(traits)
+    profiles = []
+    for (segment_id, size, stats, distinguishing, mix), trait, name in zip(
+            drafts, traits, names, strict=True):
+        share = size / total
+        profiles.append(SegmentProfile(
+            segment_id=segment_id, name=name,
+            description=naming.describe_segment(size, share, stats, distinguishing),
+            action=naming.recommend_action(trait), size=size, share=round(share, 6),
+            traits=tuple(trait[:naming.MAX_TRAITS]), stats=stats, distinguishing=distinguishing,
+            centroid=tuple(round(s.z, 6) for s in stats), categories=mix))
+    return tuple(profiles)
+
+
+def _num(value: object) -> float | None:
+    value = float(value)
+    return None if np.isnan(value) else round(value, 6)

@@ -1,0 +1,82 @@
+"""The built-in profile for the reference customer table (Customer Personality Analysis).
+
+When a table has the reference columns, segbot derives the features marketers talk about
+(age, children, total spend, online share ...) and cleans the table's known defects.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+SPEND_COLUMNS = ("MntWines", "MntFruits", "MntMeatProducts", "MntFishProducts",
+                 "MntSweetProducts", "MntGoldProds")
+PURCHASE_COLUMNS = ("NumDealsPurchases", "NumWebPurchases", "NumCatalogPurchases",
+                    "NumStorePurchases")
+CAMPAIGN_COLUMNS = ("AcceptedCmp1", "AcceptedCmp2", "AcceptedCmp3", "AcceptedCmp4",
+                    "AcceptedCmp5", "Response")
+REQUIRED_COLUMNS = frozenset({
+    "ID", "Year_Birth", "Income", "Kidhome", "Teenhome", "Dt_Customer", "Recency",
+    *SPEND_COLUMNS, *PURCHASE_COLUMNS, "NumWebVisitsMonth", *CAMPAIGN_COLUMNS,
+})
+ENROLMENT_COLUMN = "Dt_Customer"
+ENROLMENT_FORMAT = "%d-%m-%Y"
+MAX_AGE = 100
+
+# Clustered on: behaviour and life stage. Education and marital status are profiled and
+# shown, not clustered on: one-hot labels would split segments by label, not by behaviour.
+MODEL_FEATURES = ("Income", "Age", "Children", "TotalSpend", "TotalPurchases", "OnlineShare",
+                  "NumDealsPurchases", "NumWebVisitsMonth", "Recency", "CampaignsAccepted")
+PROFILE_FEATURES = MODEL_FEATURES + ("TenureDays", *SPEND_COLUMNS, "NumWebPurchases",
+                                     "NumCatalogPurchases", "NumStorePurchases", "Kidhome",
+                                     "Teenhome")
+DISPLAY_COLUMNS = ("Age", "Income", "Education", "Marital_Status", "Children", "TotalSpend",
+                   "TotalPurchases", "OnlineShare", "NumDealsPurchases", "Recency",
+                   "TenureDays", "CampaignsAccepted")
+CATEGORICAL_COLUMNS = ("Education", "Marital_Status")
+
+# Labels that mean the same as a common one, and labels that are junk.
+MARITAL_RELABEL = {"Alone": "Single", "Absurd": "Other", "YOLO": "Other"}
+EDUCATION_RELABEL = {"2n Cycle": "Master"}  # Bologna "second cycle" is master's level
+
+FEATURE_LABELS = {
+    "Income": "Income", "Age": "Age", "Children": "Children at home",
+    "TotalSpend": "Total spend (2 yrs)", "TotalPurchases": "Purchases (2 yrs)",
+    "OnlineShare": "Online share of purchases", "NumDealsPurchases": "Deal purchases",
+    "NumWebVisitsMonth": "Web visits / month", "Recency": "Days since last purchase",
+    "CampaignsAccepted": "Campaigns accepted", "TenureDays": "Days as customer",
+    "MntWines": "Wine spend", "MntFruits": "Fruit spend", "MntMeatProducts": "Meat spend",
+    "MntFishProducts": "Fish spend", "MntSweetProducts": "Sweets spend",
+    "MntGoldProds": "Gold spend", "NumWebPurchases": "Web purchases",
+    "NumCatalogPurchases": "Catalog purchases", "NumStorePurchases": "Store purchases",
+    "Kidhome": "Kids at home", "Teenhome": "Teens at home",
+    "Education": "Education", "Marital_Status": "Marital status",
+}
+
+
+def is_reference_table(frame: pd.DataFrame) -> bool:
+    """True when the table has every column the reference profile derives from."""
+    return REQUIRED_COLUMNS.issubset(frame.columns)
+
+
+def enrolment_dates(frame: pd.DataFrame) -> pd.Series:
+    """Dt_Customer parsed (dd-mm-yyyy); unparseable values become NaT."""
+    return pd.to_datetime(frame[ENROLMENT_COLUMN], format=ENROLMENT_FORMAT, errors="coerce")
+
+
+def add_reference_features(frame: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Return a copy with Age, Children, TotalSpend, TotalPurchases, OnlineShare, TenureDays
+    and CampaignsAccepted added, ages computed against the data's own as-of date."""
+    spend = frame[list(SPEND_COLUMNS)].sum(axis=1)
+    purchases = frame[list(PURCHASE_COLUMNS[1:])].sum(axis=1)  # deals are counted in channels
+    online = frame["NumWebPurchases"] + frame["NumCatalogPurchases"]
+    share = (online / purchases.where(purchases > 0)).fillna(0.0)
+    enrolled = enrolment_dates(frame)
+    return frame.assign(
+        Age=as_of.year - frame["Year_Birth"],
+        Children=frame["Kidhome"] + frame["Teenhome"],
+        TotalSpend=spend,
+        TotalPurchases=purchases,
+        OnlineShare=share.round(4),
+        TenureDays=(as_of - enrolled).dt.days,
+        CampaignsAccepted=frame[list(CAMPAIGN_COLUMNS)].sum(axis=1),
+    )

@@ -1,0 +1,249 @@
+"""Decide what each column of an unseen customer table is: id, feature, category, date or noise."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from segmentation.errors import ConfigError, DataError
+from segmentation.result import ColumnDecision
+
+DATE_FORMATS = (
+    "%Y-%m-%d", "%d-%m-%Y", "%m-%d-%Y", "%d/%m/%Y", "%m/%d/%Y", "%Y/%m/%d", "%d.%m.%Y",
+    "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%d-%m-%Y %H:%M", "%Y%m%d",
+)
+_ID_NAME = re.compile(r"^(id|.*[_\s-]id|.*Id|.*ID|customer|client|user|account|member)"
+                      r"(_?(no|num|number|key|code))?$", re.IGNORECASE)
+_MAX_CATEGORIES = 30
+_MAX_MISSING_SHARE = 0.5
+_SAMPLE_ROWS = 500
+_SCHEMA_KEYS = {"id", "features", "categoricals", "dates", "drop", "as_of", "profile"}
+
+
+@dataclass(frozen=True)
+class SchemaOverrides:
+    """Choices a user made in a TOML schema file; each one beats inference."""
+
+    id_column: str | None = None
+    features: tuple[str, ...] | None = None
+    categoricals: tuple[str, ...] | None = None
+    dates: tuple[str, ...] | None = None
+    drop: tuple[str, ...] = ()
+    as_of: date | None = None
+    profile: str | None = None  # "reference" | "generic"; None = detect
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """The roles inferred (or configured) for a table's columns."""
+
+    id_column: str | None
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+    dates: dict[str, str] = field(default_factory=dict)  # column -> strptime format or ""
+    decisions: tuple[ColumnDecision, ...] = ()
+
+
+def load_schema_file(path: str | Path) -> SchemaOverrides:
+    """Read a TOML schema file (keys: id, features, categoricals, dates, drop, as_of, profile)."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise ConfigError(f"no such schema file: {path}") from error
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"schema file {path.name} is not valid TOML: {error}") from error
+    unknown = sorted(set(data) - _SCHEMA_KEYS)
+    if unknown:
+        raise ConfigError(f"schema file {path.name}: unknown keys {', '.join(unknown)}; "
+                          f"allowed: {', '.join(sorted(_SCHEMA_KEYS))}")
+    return SchemaOverrides(
+        id_column=_optional_str(data, "id", path),
+        features=_optional_names(data, "features", path),
+        categoricals=_optional_names(data, "categoricals", path),
+        dates=_optional_names(data, "dates", path),
+        drop=_optional_names(data, "drop", path) or (),
+        as_of=_optional_date(data, path),
+        profile=_optional_profile(data, path),
+    )
+
+
+def _optional_str(data: dict, key: str, path: Path) -> str | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"schema file {path.name}: {key} must be a column name")
+    return value
+
+
+def _optional_names(data: dict, key: str, path: Path) -> tuple[str, ...] | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"schema file {path.name}: {key} must be a list of column names")
+    return tuple(value)
+
+
+def _optional_date(data: dict, path: Path) -> date | None:
+    value = data.get("as_of")
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError as error:
+        raise ConfigError(f"schema file {path.name}: as_of must be a date like 2014-06-29") \
+            from error
+
+
+def _optional_profile(data: dict, path: Path) -> str | None:
+    value = data.get("profile")
+    if value not in (None, "reference", "generic"):
+        raise ConfigError(f"schema file {path.name}: profile must be 'reference' or 'generic'")
+    return value
+
+
+def infer_schema(frame: pd.DataFrame, overrides: SchemaOverrides | None = None) -> TableSchema:
+    """Give every column a role, honouring overrides, and say why for each."""
+    overrides = overrides or SchemaOverrides()
+    _check_override_columns(frame, overrides)
+    decisions: list[ColumnDecision] = []
+    id_column = _choose_id_column(frame, overrides, decisions)
+    numeric: list[str] = []
+    categorical: list[str] = []
+    dates: dict[str, str] = {}
+    for column in frame.columns:
+        if column == id_column:
+            continue
+        role, reason, date_format = _classify(frame[column], column, overrides)
+        decisions.append(ColumnDecision(column, role, reason))
+        if role == "numeric":
+            numeric.append(column)
+        elif role == "categorical":
+            categorical.append(column)
+        elif role == "date":
+            dates[column] = date_format
+    if not numeric and not categorical and not dates:
+        raise DataError("no usable columns: every column is an id, constant, mostly empty or "
+                        "free text (" + "; ".join(f"{d.column}: {d.reason}" for d in decisions
+                                                  if d.role == "dropped")[:400] + ")")
+    return TableSchema(id_column, tuple(numeric), tuple(categorical), dates, tuple(decisions))
+
+
+def _check_override_columns(frame: pd.DataFrame, overrides: SchemaOverrides) -> None:
+    named = [overrides.id_column] if overrides.id_column else []
+    for group in (overrides.features, overrides.categoricals, overrides.dates, overrides.drop):
+        named.extend(group or ())
+    missing = [name for name in named if name not in frame.columns]
+    if missing:
+        raise ConfigError(f"schema names columns the table does not have: {', '.join(missing)}"
+                          f" (columns: {', '.join(map(str, frame.columns[:40]))})")
+
+
+def _choose_id_column(frame: pd.DataFrame, overrides: SchemaOverrides,
+                      decisions: list[ColumnDecision]) -> str | None:
+    if overrides.id_column:
+        decisions.append(ColumnDecision(overrides.id_column, "id", "set in the schema file"))
+        return overrides.id_column
+    for column in sorted(frame.columns, key=_id_name_rank):
+        if _id_name_rank(column) < 3 and _looks_like_identifier(frame[column]):
+            decisions.append(ColumnDecision(column, "id", "named like an id and unique"))
+            return column
+    decisions.append(ColumnDecision("(row number)", "id",
+                                    "no unique id-like column: customers numbered by row"))
+    return None
+
+
+def _id_name_rank(column: str) -> int:
+    name = str(column).strip().lower()
+    if name in ("id", "customer_id", "customerid", "customer id", "client_id", "user_id"):
+        return 0
+    if _ID_NAME.match(str(column).strip()):
+        return 1
+    return 3
+
+
+def _looks_like_identifier(series: pd.Series) -> bool:
+    if series.isna().any() or pd.api.types.is_float_dtype(series):
+        return False
+    return bool(series.is_unique)
+
+
+def _classify(series: pd.Series, column: str,
+              overrides: SchemaOverrides) -> tuple[str, str, str]:
+    forced = _forced_role(series, column, overrides)
+    if forced is not None:
+        return forced
+    non_null = series.dropna()
+    if non_null.empty:
+        return "dropped", "empty", ""
+    if series.isna().mean() > _MAX_MISSING_SHARE:
+        return "dropped", f"{series.isna().mean():.0%} missing", ""
+    if non_null.nunique() <= 1:
+        return "dropped", f"constant ({non_null.iloc[0]!r} in every row)", ""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return "date", "date values: turned into days before the as-of date", ""
+    if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+        return _classify_numeric(series, column)
+    return _classify_text(series)
+
+
+def _forced_role(series: pd.Series, column: str,
+                 overrides: SchemaOverrides) -> tuple[str, str, str] | None:
+    if column in overrides.drop:
+        return "dropped", "dropped in the schema file", ""
+    if overrides.dates and column in overrides.dates:
+        fmt = "" if pd.api.types.is_datetime64_any_dtype(series) else detect_date_format(series)
+        if fmt is None:
+            raise ConfigError(f"column {column} is listed as a date but its values are not "
+                              f"dates in a known format (e.g. {series.dropna().iloc[0]!r})")
+        return "date", "date in the schema file", fmt
+    if overrides.categoricals and column in overrides.categoricals:
+        return "categorical", "categorical in the schema file", ""
+    if overrides.features is not None:
+        if column in overrides.features:
+            if not pd.api.types.is_numeric_dtype(series):
+                raise ConfigError(f"feature {column} in the schema file is not numeric")
+            return "numeric", "feature in the schema file", ""
+        if overrides.categoricals is not None or overrides.dates is not None:
+            return "dropped", "not listed in the schema file", ""
+    return None
+
+
+def _classify_numeric(series: pd.Series, column: str) -> tuple[str, str, str]:
+    if _id_name_rank(column) < 3 and series.is_unique:
+        return "dropped", "a second identifier (unique per row)", ""
+    if pd.api.types.is_integer_dtype(series) and series.is_unique and \
+            series.is_monotonic_increasing and len(series) > 20:
+        return "dropped", "looks like a row number (unique, increasing)", ""
+    return "numeric", "numeric", ""
+
+
+def _classify_text(series: pd.Series) -> tuple[str, str, str]:
+    date_format = detect_date_format(series)
+    if date_format is not None:
+        return "date", f"dates ({date_format}): turned into days before the as-of date", \
+            date_format
+    numeric = pd.to_numeric(series.dropna().head(_SAMPLE_ROWS), errors="coerce")
+    if numeric.notna().mean() > 0.95:
+        return "dropped", "numbers stored as text with stray values; clean or declare it", ""
+    distinct = series.nunique()
+    if distinct <= _MAX_CATEGORIES and distinct < max(0.5 * series.notna().sum(), 2):
+        return "categorical", f"text with {distinct} distinct values", ""
+    return "dropped", f"free text or high cardinality ({distinct} distinct values)", ""
+
+
+def detect_date_format(series: pd.Series) -> str | None:
+    """The first known date format that parses (nearly) every sampled value, else None."""
+    sample = series.dropna().astype(str).str.strip().head(_SAMPLE_ROWS)
+    if sample.empty or not sample.str.contains(r"\d").all():
+        return None
+    for fmt in DATE_FORMATS:
+        parsed = pd.to_datetime(sample, format=fmt, errors="coerce")
+        if parsed.notna().mean() >= 0.98:
+            return fmt
+    return None
