@@ -37,6 +37,9 @@ def prepare_customers(raw: pd.DataFrame, overrides: SchemaOverrides | None = Non
                       ) -> PreparedData:
     """Infer the schema, derive features and clean, never modifying `raw`."""
     overrides = overrides or SchemaOverrides()
+    if len(raw) < MIN_CUSTOMERS:
+        raise DataError(f"only {len(raw)} customer row(s); segmenting needs at least "
+                        f"{MIN_CUSTOMERS}")
     use_reference = overrides.profile == "reference" or (
         overrides.profile is None and reference.is_reference_table(raw))
     if use_reference:

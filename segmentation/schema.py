@@ -18,7 +18,7 @@ DATE_FORMATS = (
     "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%d-%m-%Y %H:%M", "%Y%m%d",
 )
 _ID_NAME = re.compile(r"^(id|.*[_\s-]id|.*Id|.*ID|customer|client|user|account|member)"
-                      r"(_?(no|num|number|key|code))?$", re.IGNORECASE)
+                      r"([_\s-]?(no|num|number|key|code))?$", re.IGNORECASE)
 _MAX_CATEGORIES = 30
 _MAX_MISSING_SHARE = 0.5
 _SAMPLE_ROWS = 500
@@ -153,6 +153,10 @@ def _choose_id_column(frame: pd.DataFrame, overrides: SchemaOverrides,
         if _id_name_rank(column) < 3 and _looks_like_identifier(frame[column]):
             decisions.append(ColumnDecision(column, "id", "named like an id and unique"))
             return column
+    plain_ids = [c for c in frame.columns if _id_name_rank(c) == 0]
+    if plain_ids:  # an "id" column with repeats is still the id: cleaning reports the repeats
+        decisions.append(ColumnDecision(plain_ids[0], "id", "named as the customer id"))
+        return plain_ids[0]
     decisions.append(ColumnDecision("(row number)", "id",
                                     "no unique id-like column: customers numbered by row"))
     return None
@@ -160,7 +164,8 @@ def _choose_id_column(frame: pd.DataFrame, overrides: SchemaOverrides,
 
 def _id_name_rank(column: str) -> int:
     name = str(column).strip().lower()
-    if name in ("id", "customer_id", "customerid", "customer id", "client_id", "user_id"):
+    if name in ("id", "customer_id", "customerid", "customer id", "client_id", "user_id",
+                "account code", "account_code", "customer code"):
         return 0
     if _ID_NAME.match(str(column).strip()):
         return 1
@@ -184,7 +189,7 @@ def _classify(series: pd.Series, column: str,
     if series.isna().mean() > _MAX_MISSING_SHARE:
         return "dropped", f"{series.isna().mean():.0%} missing", ""
     if non_null.nunique() <= 1:
-        return "dropped", f"constant ({non_null.iloc[0]!r} in every row)", ""
+        return "dropped", f"constant ({non_null.iloc[0]} in every row)", ""
     if pd.api.types.is_datetime64_any_dtype(series):
         return "date", "date values: turned into days before the as-of date", ""
     if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):

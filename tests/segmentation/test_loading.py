@@ -1,0 +1,68 @@
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from segmentation.errors import DataError
+from segmentation.loading import detect_delimiter, load_table
+
+
+def test_reference_table_loads_with_tab_delimiter_and_crlf(reference_csv: Path) -> None:
+    frame = load_table(reference_csv)
+    assert frame.shape == (2240, 29)
+    assert frame.columns[-1] == "Response"  # no stray '\r' left on the last column
+    assert frame["Response"].isin([0, 1]).all()
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "|", "\t"])
+def test_delimiter_is_detected(tmp_path: Path, delimiter: str) -> None:
+    path = tmp_path / "customers.txt"
+    path.write_text(delimiter.join(["id", "spend", "city"]) + "\r\n"
+                    + delimiter.join(["1", "10.5", "Oslo"]) + "\r\n"
+                    + delimiter.join(["2", "3", "Rome"]) + "\r\n", encoding="utf-8")
+    frame = load_table(path)
+    assert list(frame.columns) == ["id", "spend", "city"]
+    assert frame["city"].tolist() == ["Oslo", "Rome"]
+
+
+def test_utf8_bom_is_stripped_from_the_first_column(tmp_path: Path) -> None:
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbfid,spend\n1,2\n2,3\n")
+    assert list(load_table(path).columns) == ["id", "spend"]
+
+
+def test_parquet_loads(tmp_path: Path) -> None:
+    path = tmp_path / "customers.parquet"
+    pd.DataFrame({"id": [1, 2], "spend": [1.0, 2.0]}).to_parquet(path)
+    assert load_table(path)["spend"].tolist() == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "no such file"),
+    (b"", "is empty"),
+    (b"id,spend\n", "no rows"),
+    ("id,city\n1,Z\xfcrich\n".encode("latin-1"), "not UTF-8"),
+])
+def test_unreadable_files_raise_one_clear_error(tmp_path: Path, content: bytes | None,
+                                                message: str) -> None:
+    path = tmp_path / "input.csv"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(DataError, match=message):
+        load_table(path)
+
+
+def test_folder_instead_of_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="folder"):
+        load_table(tmp_path)
+
+
+def test_garbage_bytes_are_refused_not_parsed(tmp_path: Path) -> None:
+    path = tmp_path / "random.csv"
+    path.write_bytes(bytes(range(256)) * 20)
+    with pytest.raises(DataError):
+        load_table(path)
+
+
+def test_delimiter_detection_ignores_commas_inside_tab_separated_text() -> None:
+    assert detect_delimiter("a\tb\tc\n1\tx, y\t3\n") == "\t"
