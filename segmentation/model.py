@@ -34,6 +34,7 @@ class ModelConfig:
     selection_sample: int = 10_000  # rows used to draw the elbow curve
     silhouette_sample: int = 3_000  # rows silhouette is computed on (it is quadratic)
     categorical_weight: float = 0.5
+    previous_k: int | None = None  # the last run's k: kept while it is still at the elbow
 
 
 @dataclass(frozen=True)
@@ -138,15 +139,21 @@ def choose_k(sample: np.ndarray, silhouette_sample: np.ndarray,
     if config.k is not None:
         return KSelection(tuple(ks), tuple(inertias), tuple(silhouettes), config.k,
                           f"k={config.k} was set by hand (--k).", "override"), centres[config.k]
-    chosen, reason = _pick_k(ks, inertias, silhouettes)
+    chosen, reason = _pick_k(ks, inertias, silhouettes, config.previous_k)
     return KSelection(tuple(ks), tuple(inertias), tuple(silhouettes), chosen, reason,
                       "elbow"), centres[chosen]
 
 
-def _pick_k(ks: list[int], inertias: list[float],
-            silhouettes: list[float | None]) -> tuple[int, str]:
+def _pick_k(ks: list[int], inertias: list[float], silhouettes: list[float | None],
+            previous_k: int | None = None) -> tuple[int, str]:
     knee = knee_point(ks, inertias)
     score = {k: s for k, s in zip(ks, silhouettes, strict=True) if s is not None}
+    if previous_k is not None and previous_k in score and abs(previous_k - knee) <= 1:
+        best = max(score.get(k, -1.0) for k in (knee - 1, knee, knee + 1))
+        if score[previous_k] >= best - SILHOUETTE_TOLERANCE:
+            return previous_k, (f"k={previous_k}, as in the previous run: the elbow is still "
+                                f"there (bend at k={knee}) and it separates customers as well "
+                                f"as any neighbour (silhouette {score[previous_k]:.2f}).")
     neighbours = [k for k in (knee - 1, knee + 1) if k in score and k >= 3]
     best = max(neighbours, key=score.get, default=None)
     knee_score = score.get(knee)

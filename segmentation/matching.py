@@ -1,0 +1,137 @@
+"""Stable segment identities across runs, and who moved between segments.
+
+K-Means numbers its clusters arbitrarily; marketers plan against "segment 4" week after week.
+Each new segment is matched to the previous run's by optimal assignment on the distance
+between segment means, scaled by the new run's population spread (a space both runs share).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import linear_sum_assignment
+
+from segmentation import naming
+from segmentation.result import SegmentationResult, SegmentProfile
+
+MAX_MATCH_DISTANCE = 0.8  # RMS distance in standard deviations beyond which it's a new segment
+NEW, GONE = "new", "gone"
+
+
+@dataclass(frozen=True)
+class SegmentMatch:
+    """How one segment of the new run relates to the previous run."""
+
+    segment_id: int  # the id it is published under
+    previous_id: int | None  # the previous run's segment it continues, if any
+    distance: float | None  # RMS distance of the means in standard deviations
+
+
+@dataclass(frozen=True)
+class Matching:
+    """The outcome of matching a new run to the previous one."""
+
+    result: SegmentationResult  # renumbered and renamed
+    matches: tuple[SegmentMatch, ...]
+    retired: tuple[int, ...]  # previous segments with no successor
+
+
+def match_segments(result: SegmentationResult, previous: Sequence[SegmentProfile],
+                   next_free_id: int, *,
+                   max_distance: float = MAX_MATCH_DISTANCE) -> Matching:
+    """Give each new segment its predecessor's id and name, or a fresh id never used before."""
+    if not previous:
+        return Matching(result, tuple(SegmentMatch(s.segment_id, None, None)
+                                      for s in result.segments), ())
+    distances = segment_distances(result, previous)
+    rows, cols = linear_sum_assignment(distances)
+    pairs = {int(r): int(c) for r, c in zip(rows, cols, strict=True)
+             if distances[r, c] <= max_distance}
+    mapping, matches = {}, []
+    fresh = max(next_free_id, max(s.segment_id for s in previous) + 1)
+    for row, segment in enumerate(result.segments):
+        if row in pairs:
+            before = previous[pairs[row]]
+            mapping[segment.segment_id] = before.segment_id
+            matches.append(SegmentMatch(before.segment_id, before.segment_id,
+                                        round(float(distances[row, pairs[row]]), 4)))
+        else:
+            mapping[segment.segment_id] = fresh
+            matches.append(SegmentMatch(fresh, None, None))
+            fresh += 1
+    kept_names = {previous[c].segment_id: previous[c].name for c in pairs.values()}
+    renamed = _carry_names(result.with_segment_ids(mapping), kept_names)
+    retired = tuple(sorted(p.segment_id for i, p in enumerate(previous)
+                           if i not in pairs.values()))
+    return Matching(renamed, tuple(sorted(matches, key=lambda m: m.segment_id)), retired)
+
+
+def segment_distances(result: SegmentationResult,
+                      previous: Sequence[SegmentProfile]) -> np.ndarray:
+    """RMS distance between every new and previous segment mean, in new-run std units."""
+    features = [f for f in result.profile_features
+                if all(p.stat(f) is not None for p in previous)]
+    spread = np.array([result.population[f]["std"] or 1.0 for f in features], dtype=float)
+    spread[spread == 0] = 1.0
+    new = _means(result.segments, features) / spread
+    old = _means(previous, features) / spread
+    diff = new[:, None, :] - old[None, :, :]
+    return np.sqrt(np.nanmean(diff ** 2, axis=2))
+
+
+def _means(segments: Sequence[SegmentProfile], features: Sequence[str]) -> np.ndarray:
+    return np.array([[_mean_or_nan(s, f) for f in features] for s in segments], dtype=float)
+
+
+def _mean_or_nan(segment: SegmentProfile, feature: str) -> float:
+    stat = segment.stat(feature)
+    return np.nan if stat is None or stat.mean is None else stat.mean
+
+
+def _carry_names(result: SegmentationResult, kept: dict[int, str]) -> SegmentationResult:
+    """Matched segments keep their names; new ones get theirs, made unique against the kept."""
+    taken = set(kept.values())
+    segments = []
+    for segment in result.segments:
+        name = kept.get(segment.segment_id)
+        if name is None:
+            name = segment.name
+            suffix = 2
+            while name in taken:
+                name = f"{naming.name_from_traits(segment.traits, naming.MAX_TRAITS)} " \
+                       f"({suffix})"
+                suffix += 1
+        taken.add(name)
+        segments.append(replace(segment, name=name))
+    return replace(result, segments=tuple(segments))
+
+
+def movement_matrix(previous: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
+    """Customers per (from segment, to segment); 'new' and 'gone' for arrivals and departures.
+
+    Both frames have customer_id and segment_id. Returns long form: from, to, customers.
+    """
+    merged = previous[["customer_id", "segment_id"]].merge(
+        current[["customer_id", "segment_id"]], on="customer_id", how="outer",
+        suffixes=("_from", "_to"))
+    origin = merged["segment_id_from"].astype("Int64").astype("string").fillna(NEW)
+    target = merged["segment_id_to"].astype("Int64").astype("string").fillna(GONE)
+    counts = pd.DataFrame({"from": origin.astype(object), "to": target.astype(object)}) \
+        .value_counts().reset_index(name="customers")
+    return counts.sort_values(["from", "to"], key=_segment_order).reset_index(drop=True)
+
+
+def _segment_order(values: pd.Series) -> pd.Series:
+    return values.map(lambda v: (1, 0) if v in (NEW, GONE) else (0, int(v)))
+
+
+def movers(previous: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
+    """The customers whose segment changed: customer_id, from_segment, to_segment."""
+    merged = previous[["customer_id", "segment_id"]].merge(
+        current[["customer_id", "segment_id"]], on="customer_id", suffixes=("_from", "_to"))
+    moved = merged[merged["segment_id_from"] != merged["segment_id_to"]]
+    return moved.rename(columns={"segment_id_from": "from_segment",
+                                 "segment_id_to": "to_segment"}).reset_index(drop=True)
