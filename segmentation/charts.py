@@ -140,7 +140,7 @@ def _finite(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _segment_label(segment: SegmentProfile, width: int, max_lines: int = 2) -> str:
+def _segment_label(segment: SegmentProfile, width: int, max_lines: int = 3) -> str:
     return _shorten(f"{segment.segment_id} · {segment.name}", width, max_lines)
 
 
@@ -241,7 +241,7 @@ def _annotate_chosen(ax: Axes, ks: list[int], values: np.ndarray, chosen_k: int)
 def render_sizes_chart(segments: Sequence[SegmentProfile]) -> bytes:
     """Customers per segment as horizontal bars, labelled with count and share."""
     ordered = _require_segments(segments)
-    fig = _new_figure(height=1.9 + 0.62 * len(ordered))
+    fig = _new_figure(height=1.9 + 0.75 * len(ordered))
     ax = fig.subplots()
     _draw_size_bars(ax, ordered, label_width=24, with_counts=True)
     total = sum(s.size for s in ordered)
@@ -276,9 +276,9 @@ def render_overview_chart(segments: Sequence[SegmentProfile], max_features: int 
     features, labels = _overview_features(ordered, max_features)
     n_rows, n_cols = len(ordered), max(len(features), 1)
     width = max(WIDTH, 3.6 + 0.78 * n_cols)
-    fig = _new_figure(height=2.6 + 0.6 * n_rows, width=width)
+    fig = _new_figure(height=2.6 + 0.75 * n_rows, width=width)
     bars, heat = fig.subplots(1, 2, sharey=True, width_ratios=[1.7, 0.78 * n_cols])
-    _draw_size_bars(bars, ordered, label_width=20, with_counts=False)
+    _draw_size_bars(bars, ordered, label_width=22, with_counts=False)
     bars.set_title("Share of customers", fontsize=BODY_SIZE, color=MUTED, loc="left")
     if features:
         _draw_index_heatmap(heat, ordered, features, labels)
@@ -349,7 +349,11 @@ def render_scatter_chart(projection: pd.DataFrame, segments: Sequence[SegmentPro
     if total > max_points:
         points = points.sample(n=max_points, random_state=0)
     ids = points["segment_id"].astype("int64").to_numpy()
-    fig = _new_figure(height=6.6)
+    legend = _legend_entries(ordered, set(ids.tolist()))
+    rows = math.ceil(len(legend) / (1 if len(legend) <= 3 else 2))
+    lines = max(label.count("\n") + 1 for _, label in legend)
+    # the map keeps its size however tall the legend below it grows
+    fig = _new_figure(height=5.4 + rows * (lines * 0.22 + 0.12))
     ax = fig.subplots()
     # one call in sample order, so no segment is painted over wholesale by the next one
     ax.scatter(points["pc1"], points["pc2"], c=[segment_color(i) for i in ids],
@@ -360,7 +364,10 @@ def render_scatter_chart(projection: pd.DataFrame, segments: Sequence[SegmentPro
     ax.set_yticks([])
     ax.set_xlabel("Main difference between customers (PC1)", fontsize=BODY_SIZE, color=INK)
     ax.set_ylabel("Second main difference (PC2)", fontsize=BODY_SIZE, color=INK)
-    _scatter_legend(fig, ordered, set(ids.tolist()))
+    handles = [Line2D([], [], linestyle="", marker="o", markersize=10, color=segment_color(i),
+                      label=label) for i, label in legend]
+    fig.legend(handles=handles, loc="outside lower center", ncols=1 if rows == len(legend) else 2,
+               fontsize=BODY_SIZE, frameon=False, handletextpad=0.3, columnspacing=1.2)
     shown = f"all {total:,} customers" if total <= max_points else \
         f"a sample of {len(points):,} of {total:,} customers"
     _set_titles(fig, "Customer map, coloured by segment",
@@ -379,14 +386,11 @@ def _label_segment_centres(ax: Axes, points: pd.DataFrame, ids: np.ndarray) -> N
                           "edgecolor": segment_color(segment_id), "linewidth": 2.5})
 
 
-def _scatter_legend(fig: Figure, ordered: list[SegmentProfile], drawn: set[int]) -> None:
-    names = {s.segment_id: _segment_label(s, 26, 1) for s in ordered}
-    ids = sorted(set(names) | drawn)
-    handles = [Line2D([], [], linestyle="", marker="o", markersize=10,
-                      color=segment_color(i), label=names.get(i, f"{i} · Segment {i}"))
-               for i in ids]
-    fig.legend(handles=handles, loc="outside lower center", ncols=1 if len(ids) <= 3 else 2,
-               fontsize=BODY_SIZE, frameon=False, handletextpad=0.3, columnspacing=1.2)
+def _legend_entries(ordered: list[SegmentProfile], drawn: set[int]) -> list[tuple[int, str]]:
+    """(segment id, label) for every segment listed or drawn; fewer lines when there are many."""
+    lines = 3 if len(ordered) <= 6 else 2
+    names = {s.segment_id: _segment_label(s, 27, lines) for s in ordered}
+    return [(i, names.get(i, f"{i} · Segment {i}")) for i in sorted(set(names) | drawn)]
 
 
 def render_profile_chart(segment: SegmentProfile, max_features: int = 10) -> bytes:
