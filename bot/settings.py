@@ -1,0 +1,198 @@
+"""segbot's settings, read once from the environment at start-up.
+
+`load_settings` takes the environment as a parameter (tests pass a dict) and reports every
+missing or invalid variable in one `SettingsError`, so a misconfigured deployment fails at
+start-up with the whole list rather than one problem per restart.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_DB = "segbot.db"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_REFRESH_CRON = "0 6 * * mon"
+DEFAULT_TIMEZONE = "UTC"
+DEFAULT_PORT = 3000
+
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+T = TypeVar("T")
+
+
+class SettingsError(Exception):
+    """One or more environment variables are missing or invalid; `problems` lists them all."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = tuple(problems)
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything segbot reads from its environment, validated."""
+
+    bot_token: str | None = field(default=None, repr=False)  # secrets stay out of logs
+    signing_secret: str | None = field(default=None, repr=False)
+    app_token: str | None = field(default=None, repr=False)
+    db_path: Path = Path(DEFAULT_DB)
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    allowed_channels: frozenset[str] = frozenset()
+    allowed_users: frozenset[str] = frozenset()
+    port: int = DEFAULT_PORT
+    # the scheduler's settings
+    data_path: Path | None = None
+    digest_channel: str | None = None
+    refresh_cron: str = DEFAULT_REFRESH_CRON
+    timezone: str = DEFAULT_TIMEZONE
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.app_token is not None
+
+    @property
+    def tzinfo(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def may_see_customers(self, user_id: str, channel_id: str) -> bool:
+        """Whether customer-level data (/customer, exports) may be shown to this user here."""
+        return ((not self.allowed_users or user_id in self.allowed_users)
+                and (not self.allowed_channels or channel_id in self.allowed_channels))
+
+
+def load_settings(environ: Mapping[str, str], *, require_slack: bool,
+                  http: bool = False) -> Settings:
+    """Settings from `environ`; every problem is listed in one `SettingsError`.
+
+    With `require_slack`, the bot token is required, plus the signing secret in HTTP mode
+    (`http=True`) or the app-level token in Socket Mode.
+    """
+    reader = _Reader(environ)
+    bot_token = reader.get("SLACK_BOT_TOKEN", _prefixed("xoxb-"), required=require_slack)
+    signing_secret = reader.get("SLACK_SIGNING_SECRET", _nonblank,
+                                required=require_slack and http)
+    app_token = reader.get("SLACK_APP_TOKEN", _prefixed("xapp-"),
+                           required=require_slack and not http,
+                           hint="the app-level token for Socket Mode, or serve with --http")
+    settings = Settings(
+        bot_token=bot_token,
+        signing_secret=signing_secret,
+        app_token=app_token,
+        db_path=reader.get("SEGBOT_DB", _db_path) or Path(DEFAULT_DB),
+        slack_api_url=reader.get("SEGBOT_SLACK_API_URL", _api_url) or DEFAULT_SLACK_API_URL,
+        allowed_channels=reader.get("SEGBOT_ALLOWED_CHANNELS", _id_list(_CHANNEL_ID, "C0123ABC"))
+        or frozenset(),
+        allowed_users=reader.get("SEGBOT_ALLOWED_USERS", _id_list(_USER_ID, "U0123ABC"))
+        or frozenset(),
+        port=reader.get("PORT", _port) or DEFAULT_PORT,
+        data_path=reader.get("SEGBOT_DATA", _data_path),
+        digest_channel=reader.get("SEGBOT_DIGEST_CHANNEL", _channel_id),
+        refresh_cron=reader.get("SEGBOT_REFRESH_CRON", _crontab) or DEFAULT_REFRESH_CRON,
+        timezone=reader.get("SEGBOT_TIMEZONE", _timezone) or DEFAULT_TIMEZONE,
+    )
+    if reader.problems:
+        raise SettingsError(reader.problems)
+    return settings
+
+
+class _Reader:
+    """Reads variables one by one, collecting problems instead of stopping at the first."""
+
+    def __init__(self, environ: Mapping[str, str]):
+        self.environ = environ
+        self.problems: list[str] = []
+
+    def get(self, name: str, parse: Callable[[str], T], *, required: bool = False,
+            hint: str = "") -> T | None:
+        raw = self.environ.get(name, "").strip()
+        if not raw:
+            if required:
+                self.problems.append(f"{name} is not set" + (f" ({hint})" if hint else ""))
+            return None
+        try:
+            return parse(raw)
+        except ValueError as error:
+            self.problems.append(f"{name}: {error}")
+            return None
+
+
+def _nonblank(raw: str) -> str:
+    return raw
+
+
+def _prefixed(prefix: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if not raw.startswith(prefix) or len(raw) <= len(prefix):
+            raise ValueError(f"must start with {prefix} (got {raw[:5]}…)")
+        return raw
+
+    return parse
+
+
+def _db_path(raw: str) -> Path:
+    path = Path(raw).expanduser()
+    if path.is_dir():
+        raise ValueError(f"{raw} is a folder; give the path of the SQLite file")
+    return path
+
+
+def _data_path(raw: str) -> Path:
+    return Path(raw).expanduser()
+
+
+def _api_url(raw: str) -> str:
+    parsed = urlparse(raw)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError(f"{raw!r} is not an http(s) URL, e.g. {DEFAULT_SLACK_API_URL}")
+    return raw if raw.endswith("/") else raw + "/"  # WebClient joins method names onto it
+
+
+def _id_list(pattern: re.Pattern[str], example: str) -> Callable[[str], frozenset[str]]:
+    def parse(raw: str) -> frozenset[str]:
+        ids = [item.strip() for item in raw.split(",") if item.strip()]
+        bad = [item for item in ids if not pattern.match(item)]
+        if bad:
+            raise ValueError(f"not Slack IDs: {', '.join(repr(b[:40]) for b in bad[:5])} "
+                             f"(comma-separated IDs like {example}, not names)")
+        return frozenset(ids)
+
+    return parse
+
+
+def _channel_id(raw: str) -> str:
+    if not _CHANNEL_ID.match(raw):
+        raise ValueError(f"{raw[:40]!r} is not a channel ID (like C0123ABC; not #name)")
+    return raw
+
+
+def _port(raw: str) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise ValueError(f"{raw[:20]!r} is not a port number (1-65535)")
+    return int(raw)
+
+
+def _crontab(raw: str) -> str:
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(raw, timezone="UTC")
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{raw!r} is not a crontab expression "
+                         f"(minute hour day month weekday, e.g. {DEFAULT_REFRESH_CRON!r}): "
+                         f"{error}") from None
+    return raw
+
+
+def _timezone(raw: str) -> str:
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{raw!r} is not an IANA time zone (e.g. UTC, Europe/Paris)") from None
+    return raw

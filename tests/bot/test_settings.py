@@ -1,0 +1,110 @@
+"""Settings come from an environment mapping, and every problem is reported at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.settings import (
+    DEFAULT_REFRESH_CRON,
+    DEFAULT_SLACK_API_URL,
+    SettingsError,
+    load_settings,
+)
+
+SOCKET_ENV = {"SLACK_BOT_TOKEN": "xoxb-1-abc", "SLACK_APP_TOKEN": "xapp-1-abc"}
+HTTP_ENV = {"SLACK_BOT_TOKEN": "xoxb-1-abc", "SLACK_SIGNING_SECRET": "s3cret"}
+
+
+def problems(environ: dict[str, str], **kwargs: bool) -> tuple[str, ...]:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ, **{"require_slack": True, **kwargs})
+    return caught.value.problems
+
+
+def test_defaults_without_slack() -> None:
+    settings = load_settings({}, require_slack=False)
+    assert settings.db_path == Path("segbot.db")
+    assert settings.slack_api_url == DEFAULT_SLACK_API_URL
+    assert settings.refresh_cron == DEFAULT_REFRESH_CRON
+    assert settings.timezone == "UTC"
+    assert settings.allowed_users == settings.allowed_channels == frozenset()
+    assert settings.data_path is None and settings.digest_channel is None
+    assert settings.port == 3000
+
+
+def test_socket_mode_needs_bot_and_app_tokens() -> None:
+    settings = load_settings(SOCKET_ENV, require_slack=True)
+    assert settings.socket_mode and settings.app_token == "xapp-1-abc"
+    assert [p.split()[0] for p in problems({})] == ["SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"]
+
+
+def test_http_mode_needs_the_signing_secret_not_the_app_token() -> None:
+    settings = load_settings(HTTP_ENV, require_slack=True, http=True)
+    assert settings.signing_secret == "s3cret" and not settings.socket_mode
+    assert [p.split()[0] for p in problems({}, http=True)] == [
+        "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"]
+
+
+def test_every_bad_variable_is_listed_in_one_error(tmp_path: Path) -> None:
+    listed = problems({
+        "SLACK_BOT_TOKEN": "xapp-wrong-kind",
+        "SLACK_APP_TOKEN": "xoxb-wrong-kind",
+        "SEGBOT_DB": str(tmp_path),
+        "SEGBOT_SLACK_API_URL": "slack.com/api",
+        "SEGBOT_ALLOWED_CHANNELS": "C0123ABC, #marketing",
+        "SEGBOT_ALLOWED_USERS": "U0123ABC,alice",
+        "SEGBOT_DIGEST_CHANNEL": "#general",
+        "SEGBOT_REFRESH_CRON": "every monday",
+        "SEGBOT_TIMEZONE": "Mars/Olympus",
+        "PORT": "http",
+    })
+    named = [p.split(":")[0].split()[0] for p in listed]
+    assert named == ["SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SEGBOT_DB", "SEGBOT_SLACK_API_URL",
+                     "SEGBOT_ALLOWED_CHANNELS", "SEGBOT_ALLOWED_USERS", "PORT",
+                     "SEGBOT_DIGEST_CHANNEL", "SEGBOT_REFRESH_CRON", "SEGBOT_TIMEZONE"]
+    text = "\n".join(listed)
+    assert "'#marketing'" in text and "'alice'" in text and "is a folder" in text
+
+
+@pytest.mark.parametrize("cron", ["61 6 * * mon", "0 6 * *", "0 6 * * funday"])
+def test_refresh_cron_is_checked_by_apscheduler(cron: str) -> None:
+    assert "SEGBOT_REFRESH_CRON" in problems({**SOCKET_ENV, "SEGBOT_REFRESH_CRON": cron})[0]
+
+
+def test_values_are_parsed() -> None:
+    settings = load_settings({
+        **SOCKET_ENV,
+        "SEGBOT_DB": "/var/lib/segbot/segbot.db",
+        "SEGBOT_SLACK_API_URL": "http://127.0.0.1:8080/api",
+        "SEGBOT_ALLOWED_CHANNELS": " C0123ABC ,G0456DEF,",
+        "SEGBOT_ALLOWED_USERS": "U0123ABC",
+        "SEGBOT_DATA": "/data/customers.csv",
+        "SEGBOT_DIGEST_CHANNEL": "C0DIGEST",
+        "SEGBOT_REFRESH_CRON": "30 7 * * 1-5",
+        "SEGBOT_TIMEZONE": "Europe/Paris",
+        "PORT": "8000",
+    }, require_slack=True)
+    assert settings.slack_api_url == "http://127.0.0.1:8080/api/"  # joined onto, so a slash
+    assert settings.allowed_channels == {"C0123ABC", "G0456DEF"}
+    assert settings.data_path == Path("/data/customers.csv")
+    assert settings.tzinfo.key == "Europe/Paris"
+    assert (settings.digest_channel, settings.refresh_cron, settings.port) == (
+        "C0DIGEST", "30 7 * * 1-5", 8000)
+
+
+def test_secrets_stay_out_of_repr() -> None:
+    settings = load_settings({**SOCKET_ENV, "SLACK_SIGNING_SECRET": "s3cret"},
+                             require_slack=True)
+    assert "xoxb" not in repr(settings) and "s3cret" not in repr(settings)
+
+
+def test_allow_lists_restrict_customer_data() -> None:
+    everyone = load_settings({}, require_slack=False)
+    assert everyone.may_see_customers("U0ANYONE", "C0ANYWHERE")
+    restricted = load_settings({"SEGBOT_ALLOWED_USERS": "U0ALICE",
+                                "SEGBOT_ALLOWED_CHANNELS": "C0CRM"}, require_slack=False)
+    assert restricted.may_see_customers("U0ALICE", "C0CRM")
+    assert not restricted.may_see_customers("U0BOB", "C0CRM")
+    assert not restricted.may_see_customers("U0ALICE", "C0GENERAL")
