@@ -1,0 +1,209 @@
+"""A fake Slack on 127.0.0.1: the Web API, the file-upload host and response_urls.
+
+A real `ThreadingHTTPServer`, so slack-sdk talks to it over HTTP exactly as it talks to Slack.
+It records every call and can be told to answer the next calls of a method with a 429 and
+Retry-After, a 500, or an API error such as `not_in_channel`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+BOT_USER = "U0SEGBOT"
+
+
+@dataclass
+class Call:
+    """One request the fake received."""
+
+    kind: str  # "api" | "upload" | "response"
+    name: str  # API method, file id or response_url id
+    body: bytes
+    params: dict[str, Any]
+    headers: dict[str, str]
+    at: float = field(default_factory=time.monotonic)
+    failed_with: str | None = None  # the failure mode the fake answered with, if any
+
+
+class FakeSlack:
+    """Start with `with FakeSlack() as slack:`; point the bot at `slack.api_url`."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.socket_url: str | None = None  # returned by apps.connections.open
+        self._failures: dict[str, list[str]] = {}
+        self._changed = threading.Condition()
+        self._file_ids = iter(range(1, 1_000_000))
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> FakeSlack:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/api/"
+
+    def response_url(self, name: str) -> str:
+        return f"{self.base_url}/response/{name}"
+
+    # -- switches ----------------------------------------------------------------------------
+
+    def fail(self, name: str, *modes: str) -> None:
+        """Answer the next calls of `name` (API method, "upload" or "response") with `modes`.
+
+        A mode is "429" (rate limited, Retry-After: 1), "500", or an API error code.
+        """
+        with self._changed:
+            self._failures.setdefault(name, []).extend(modes)
+
+    def reset(self) -> None:
+        with self._changed:
+            self.calls.clear()
+            self._failures.clear()
+
+    # -- inspection --------------------------------------------------------------------------
+
+    def named(self, kind: str, name: str | None = None) -> list[Call]:
+        with self._changed:
+            return [c for c in self.calls if c.kind == kind and (name is None or c.name == name)]
+
+    def responses(self, name: str) -> list[dict[str, Any]]:
+        """The messages posted to response_url `name`, in order."""
+        return [c.params for c in self.named("response", name)]
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not condition():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"fake Slack: condition not met in {timeout}s; "
+                                         f"calls: {[(c.kind, c.name) for c in self.calls]}")
+                self._changed.wait(remaining)
+
+    def settle(self, quiet: float = 0.5, timeout: float = 20) -> None:
+        """Wait until no request has arrived for `quiet` seconds: the bot is done."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._changed:
+                last = max((c.at for c in self.calls), default=0.0)
+            if time.monotonic() - last >= quiet:
+                return
+            time.sleep(quiet / 4)
+        raise AssertionError("fake Slack never went quiet")
+
+    # -- serving -----------------------------------------------------------------------------
+
+    def _record(self, call: Call) -> str | None:
+        with self._changed:
+            self.calls.append(call)
+            pending = self._failures.get(call.name) or self._failures.get(call.kind)
+            mode = pending.pop(0) if pending else None
+            call.failed_with = mode
+            self._changed.notify_all()
+            return mode
+
+    def _api_answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {"ok": True, "url": "https://fake.slack.com/", "team": "Fake",
+                    "user": "segbot", "team_id": "T0FAKE", "user_id": BOT_USER,
+                    "bot_id": "B0SEGBOT"}
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{next(self._file_ids):06d}"
+            return {"ok": True, "file_id": file_id,
+                    "upload_url": f"{self.base_url}/upload/{file_id}"}
+        if method == "files.completeUploadExternal":
+            files = json.loads(params.get("files", "[]"))
+            return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")}
+                                          for f in files]}
+        if method == "conversations.open":
+            return {"ok": True, "channel": {"id": "D0DIRECT" + params.get("users", "")[-4:]}}
+        if method == "apps.connections.open":
+            if self.socket_url is None:
+                return {"ok": False, "error": "not_allowed_token_type"}
+            return {"ok": True, "url": self.socket_url}
+        if method == "chat.postMessage":
+            return {"ok": True, "channel": params.get("channel"), "ts": f"{time.time():.6f}"}
+        return {"ok": False, "error": "unknown_method"}
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                kind, _, name = self.path.split("?")[0].strip("/").partition("/")
+                kind = {"api": "api", "upload": "upload", "response": "response"}.get(kind)
+                if kind is None:
+                    return self._send(404, {"ok": False, "error": "not_found"})
+                params = {} if kind == "upload" else _parse(
+                    body, self.headers.get("Content-Type", ""))  # uploads are raw bytes
+                call = Call(kind, name, body, params, dict(self.headers.items()))
+                mode = fake._record(call)
+                if mode == "429":
+                    return self._send(429, {"ok": False, "error": "ratelimited"},
+                                      {"Retry-After": "1"})
+                if mode == "500":
+                    return self._send(500, {"ok": False, "error": "internal_error"})
+                if mode is not None:
+                    return self._send(200, {"ok": False, "error": mode})
+                if kind == "api":
+                    return self._send(200, fake._api_answer(name, call.params))
+                if kind == "upload":
+                    return self._send_text(200, f"OK - {len(body)}")
+                return self._send_text(200, "ok")
+
+            def _send(self, status: int, payload: dict[str, Any],
+                      headers: dict[str, str] | None = None) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _send_text(self, status: int, text: str) -> None:
+                data = text.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler
+
+
+def _parse(body: bytes, content_type: str) -> dict[str, Any]:
+    if "json" in content_type:
+        return json.loads(body or b"{}")
+    if "form" in content_type:
+        return {k: v[0] for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()}
+    return {}
