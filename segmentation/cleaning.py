@@ -164,5 +164,7 @@ def report_missing_values(frame: pd.DataFrame, columns: Iterable[str],
             median = frame[column].median()
             log.steps.append(CleaningStep(
                 column, "imputed", missing,
-                f"missing: the median ({median:,.4g}) is used for clustering; "
+                f"missing: the median ({median:,.0f}) is used for clustering; "
+                if abs(median) >= 100 else
+                f"missing: the median ({median:.3g}) is used for clustering; "
                 "shown as unknown in answers"))

@@ -13,6 +13,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.metrics import silhouette_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
 
 from segmentation.cleaning import is_right_skewed
 from segmentation.errors import DataError
@@ -93,7 +94,9 @@ def fit_model(frame: pd.DataFrame, numeric: tuple[str, ...], categorical: tuple[
     embedding = embed.transform(frame).astype(np.float32)
     selection_rows = _sample_rows(len(frame), config.selection_sample, rng)
     silhouette_rows = _sample_rows(len(frame), config.silhouette_sample, rng)
-    selection, centres = choose_k(embedding[selection_rows], embedding[silhouette_rows], config)
+    with threadpool_limits(limits=1):  # many small fits: threads only add contention
+        selection, centres = choose_k(embedding[selection_rows], embedding[silhouette_rows],
+                                      config)
     kmeans = KMeans(n_clusters=selection.chosen_k, init=centres, n_init=1,
                     random_state=config.seed).fit(embedding)
     distances = kmeans.transform(embedding).min(axis=1)

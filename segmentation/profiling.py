@@ -10,6 +10,8 @@ import pandas as pd
 from segmentation import naming
 from segmentation.result import FeatureStat, SegmentProfile
 
+SECONDARY_WEIGHT = 0.8  # profiled-only features rank a little below the clustered ones
+
 
 def population_stats(frame: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
     """Mean, median and standard deviation of every feature over all kept customers."""
@@ -40,7 +42,9 @@ def profile_segments(frame: pd.DataFrame, segment_ids: np.ndarray, features: Seq
             population_mean=_num(population.at[f, "mean"]),
             index=_num(index.at[segment_id, f]), z=float(z.at[segment_id, f]))
             for f in features)
-        distinguishing = tuple(s.feature for s in sorted(stats, key=lambda s: -abs(s.z)))
+        distinguishing = tuple(s.feature for s in sorted(
+            stats, key=lambda s: -abs(s.z) * naming.TRAIT_WEIGHTS.get(s.feature, 1.0)
+            * (1.0 if s.feature in naming_features else SECONDARY_WEIGHT)))
         mix = {c: {str(k): round(float(v), 4) for k, v in mixes[c].loc[segment_id].items()}
                for c in categorical}
         drafts.append((int(segment_id), int(sizes[segment_id]), stats, distinguishing, mix))
