@@ -1,0 +1,227 @@
+"""Conversions between result types and table rows, vectorised where rows number millions."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from segmentation.result import (
+    CleaningReport,
+    ColumnDecision,
+    KSelection,
+    SegmentationResult,
+    SegmentProfile,
+)
+from storage.errors import StoreError
+from storage.records import RunRecord
+
+RUN_STATUS_PUBLISHED = "published"
+
+
+@dataclass(frozen=True)
+class MemberColumns:
+    """Assignment values as parallel lists, sorted by customer id (the storage order)."""
+
+    customer_ids: list[str]
+    segment_ids: list[int]
+    distances: list[float]
+    attributes: list[str]
+
+
+def json_safe(value: Any) -> Any:
+    """Return ``value`` with numpy scalars unwrapped and NaN/inf turned into None."""
+    if isinstance(value, dict):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def dumps(value: Any) -> str:
+    """Serialise ``value`` as strict JSON (no NaN), the form every JSON column holds."""
+    return json.dumps(json_safe(value), allow_nan=False, default=str, ensure_ascii=False)
+
+
+def utc_iso(moment: datetime, name: str) -> str:
+    """Return an aware datetime as ISO-8601 text in UTC."""
+    if moment.tzinfo is None:
+        raise ValueError(f"{name} must be timezone-aware, got {moment!r}")
+    return moment.astimezone(UTC).isoformat()
+
+
+def run_row(result: SegmentationResult, *, started_at: datetime,
+            finished_at: datetime) -> dict[str, Any]:
+    """Return the ``runs`` row for ``result``, without its id."""
+    projection = result.projection
+    return {
+        "status": RUN_STATUS_PUBLISHED,
+        "started_at": utc_iso(started_at, "started_at"),
+        "finished_at": utc_iso(finished_at, "finished_at"),
+        "source": result.source,
+        "seed": int(result.seed),
+        "as_of": result.as_of,
+        "rows_in": int(result.cleaning.rows_in),
+        "rows_kept": int(result.cleaning.rows_kept),
+        "rows_dropped": int(result.cleaning.rows_dropped),
+        "k": int(result.k),
+        "k_method": result.k_selection.method,
+        "k_reason": result.k_selection.reason,
+        "silhouette": json_safe(result.silhouette),
+        "elbow": dumps(result.k_selection.to_dict()),
+        "cleaning": dumps(result.cleaning.to_dict()),
+        "columns": dumps([asdict(decision) for decision in result.columns]),
+        "features": dumps(result.features),
+        "profile_features": dumps(result.profile_features),
+        "feature_labels": dumps(result.feature_labels),
+        "population": dumps(result.population),
+        "explained_variance": dumps(result.explained_variance),
+        "attribute_columns": dumps(attribute_columns(result.attributes)),
+        "projection": dumps({column: projection[column].tolist()
+                             for column in ("pc1", "pc2", "segment_id")}),
+    }
+
+
+def segment_rows(result: SegmentationResult) -> list[dict[str, Any]]:
+    """Return the ``segments`` rows for ``result``, without their run id."""
+    return [{"segment_id": int(profile.segment_id), "name": profile.name,
+             "description": profile.description, "action": profile.action,
+             "size": int(profile.size), "share": json_safe(profile.share),
+             "profile": dumps(profile.to_dict())}
+            for profile in result.segments]
+
+
+def attribute_columns(attributes: pd.DataFrame) -> list[str]:
+    """Return the display attribute names, in stored order."""
+    return [str(column) for column in attributes.columns if column != "customer_id"]
+
+
+def customer_ids(column: pd.Series) -> pd.Series:
+    """Return customer ids as stripped strings, the form every lookup uses."""
+    return column.astype(str).str.strip()
+
+
+def member_columns(result: SegmentationResult) -> MemberColumns:
+    """Return the assignment values for ``result``, checked and sorted by customer id."""
+    ids = _id_array(result.assignments["customer_id"])
+    # Sorted input appends to the (run_id, customer_id) b-tree instead of splitting pages.
+    order = pc.sort_indices(ids)
+    sorted_ids = ids.take(order)
+    _check_result(result, ids, sorted_ids)
+    positions = order.to_numpy()
+    attributes = result.attributes.drop(columns="customer_id")
+    return MemberColumns(
+        customer_ids=sorted_ids.to_pylist(),
+        segment_ids=result.assignments["segment_id"].to_numpy()[positions].tolist(),
+        distances=result.assignments["distance"].to_numpy(dtype=float)[positions].tolist(),
+        attributes=json_array_lines(attributes).take(order).to_pylist(),
+    )
+
+
+def exclusion_rows(result: SegmentationResult) -> list[tuple[str, str]]:
+    """Return (customer_id, reason) for every customer cleaning dropped."""
+    excluded = result.excluded
+    return list(zip(customer_ids(excluded["customer_id"]).tolist(),
+                    excluded["reason"].astype(str).tolist(), strict=True))
+
+
+def json_array_lines(frame: pd.DataFrame) -> pa.StringArray:
+    """Return one JSON array per row of ``frame``; missing and non-finite values are null.
+
+    Built column by column in Arrow: for a million rows of 15 attributes pandas'
+    ``to_json(orient="records")`` took ~9 s, almost all of it formatting floats; this ~1.6 s.
+    """
+    if frame.shape[1] == 0:
+        return pa.array(["[]"] * len(frame), pa.string())
+    values = [pc.fill_null(_json_values(frame.iloc[:, i]), "null")
+              for i in range(frame.shape[1])]
+    return pc.binary_join_element_wise("[", pc.binary_join_element_wise(*values, ","), "]", "")
+
+
+def _json_values(column: pd.Series) -> pa.Array:
+    """Return the JSON text of every value in ``column``, null where missing."""
+    kind = column.dtype.kind
+    if kind in "biuf":
+        values = pa.array(column, from_pandas=True)
+        if kind == "f":
+            values = pc.if_else(pc.is_finite(values), values, pa.scalar(None, values.type))
+        return values.cast(pa.string())
+    # Text, categories and dates repeat: encode each distinct value once.
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    texts = pa.array([_json_scalar(value) for value in uniques], pa.string())
+    return texts.take(pa.array(codes, mask=codes < 0))
+
+
+def _json_scalar(value: Any) -> str:
+    if isinstance(value, datetime | date | pd.Timestamp):
+        value = value.isoformat()
+    return dumps(value)
+
+
+def _id_array(column: pd.Series) -> pa.StringArray:
+    return pa.array(customer_ids(column), pa.string())
+
+
+def _check_result(result: SegmentationResult, ids: pa.StringArray,
+                  sorted_ids: pa.StringArray) -> None:
+    """Refuse a result whose frames contradict each other, before anything is written."""
+    if ids.null_count:
+        raise StoreError("cannot publish: some assigned customers have no id")
+    repeats = pc.equal(sorted_ids[1:], sorted_ids[:-1])
+    if pc.any(repeats).as_py():
+        repeated = sorted_ids[pc.index(repeats, True).as_py()].as_py()
+        raise StoreError(f"cannot publish: customer {repeated} is assigned twice")
+    attribute_ids = _id_array(result.attributes["customer_id"])
+    if not attribute_ids.equals(ids):
+        raise StoreError("cannot publish: attribute rows do not line up with assignments")
+    known = {profile.segment_id for profile in result.segments}
+    unknown = set(result.assignments["segment_id"].unique().tolist()) - known
+    if unknown:
+        raise StoreError(f"cannot publish: customers are assigned to segment(s) "
+                         f"{sorted(unknown)}, which have no profile")
+    excluded = customer_ids(result.excluded["customer_id"])
+    repeated = excluded[excluded.duplicated()]
+    if len(repeated):
+        raise StoreError(f"cannot publish: customer {repeated.iloc[0]} is excluded twice")
+    both = ids.filter(pc.is_in(ids, value_set=pa.array(excluded.tolist(), pa.string())))
+    if len(both):
+        raise StoreError(f"cannot publish: customer {both[0].as_py()} is both assigned "
+                         "and excluded")
+
+
+def run_record(row: dict[str, Any]) -> RunRecord:
+    """Return the record for one ``runs`` row."""
+    return RunRecord(
+        id=row["id"], status=row["status"],
+        started_at=datetime.fromisoformat(row["started_at"]),
+        finished_at=datetime.fromisoformat(row["finished_at"]),
+        source=row["source"], seed=row["seed"], as_of=row["as_of"],
+        rows_in=row["rows_in"], rows_kept=row["rows_kept"], rows_dropped=row["rows_dropped"],
+        k=row["k"], k_method=row["k_method"], k_reason=row["k_reason"],
+        silhouette=row["silhouette"],
+        elbow=KSelection.from_dict(json.loads(row["elbow"])),
+        cleaning=CleaningReport.from_dict(json.loads(row["cleaning"])),
+        columns=tuple(ColumnDecision(**item) for item in json.loads(row["columns"])),
+        features=tuple(json.loads(row["features"])),
+        profile_features=tuple(json.loads(row["profile_features"])),
+        feature_labels=json.loads(row["feature_labels"]),
+        population=json.loads(row["population"]),
+        explained_variance=tuple(json.loads(row["explained_variance"])),
+        attribute_columns=tuple(json.loads(row["attribute_columns"])),
+    )
+
+
+def segment_profile(profile_json: str) -> SegmentProfile:
+    """Return the profile stored in one ``segments.profile`` cell."""
+    return SegmentProfile.from_dict(json.loads(profile_json))

@@ -1,0 +1,76 @@
+"""Read-side records: what the store hands back about runs and customers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from segmentation.result import CleaningReport, ColumnDecision, KSelection
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One published segmentation run: its provenance, model choice and cleaning report."""
+
+    id: int
+    status: str
+    started_at: datetime
+    finished_at: datetime
+    source: str
+    seed: int
+    as_of: str | None
+    rows_in: int
+    rows_kept: int
+    rows_dropped: int
+    k: int
+    k_method: str
+    k_reason: str
+    silhouette: float | None
+    elbow: KSelection
+    cleaning: CleaningReport
+    columns: tuple[ColumnDecision, ...]
+    features: tuple[str, ...]
+    profile_features: tuple[str, ...]
+    feature_labels: dict[str, str]
+    population: dict[str, dict[str, float | None]]
+    explained_variance: tuple[float, ...]
+    attribute_columns: tuple[str, ...]
+
+    @property
+    def duration_seconds(self) -> float:
+        """Wall-clock seconds the run took."""
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class HistoryEntry(NamedTuple):
+    """The segment a customer was in for one stored run."""
+
+    run_id: int
+    finished_at: datetime
+    segment_id: int
+    segment_name: str
+
+
+@dataclass(frozen=True)
+class CustomerRecord:
+    """One customer as of the current run, with their segment history.
+
+    Either ``segment_id`` is set (the customer was segmented) or ``excluded_reason`` is
+    (cleaning dropped them from the current run). ``history`` lists every stored run
+    that segmented the customer, newest first, the current run included.
+    """
+
+    customer_id: str
+    run_id: int
+    segment_id: int | None
+    segment_name: str | None
+    distance: float | None
+    attributes: dict[str, Any]
+    excluded_reason: str | None
+    history: tuple[HistoryEntry, ...]
+
+    @property
+    def excluded(self) -> bool:
+        """Whether cleaning dropped the customer from the current run."""
+        return self.excluded_reason is not None

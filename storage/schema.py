@@ -1,0 +1,83 @@
+"""The store's schema as ordered sqlite-utils migrations, applied when a store opens.
+
+Append new migrations at the end with a new ``name``; never edit or rename one that has
+shipped, since databases record applied migrations by name. Every migration runs inside
+the transaction ``migrate`` opens, so none may be registered with ``transactional=False``.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+MIGRATIONS = Migrations("segbot")
+
+
+@MIGRATIONS(name="0001_create_run_tables")
+def create_run_tables(db: Database) -> None:
+    """Runs, their segments, per-customer assignments and exclusions, and the current run."""
+    db.table("runs").create(
+        {
+            "id": int, "status": str, "started_at": str, "finished_at": str,
+            "source": str, "seed": int, "as_of": str,
+            "rows_in": int, "rows_kept": int, "rows_dropped": int,
+            "k": int, "k_method": str, "k_reason": str, "silhouette": float,
+            # JSON documents, each produced by the result type's to_dict
+            "elbow": str, "cleaning": str, "columns": str, "features": str,
+            "profile_features": str, "feature_labels": str, "population": str,
+            "explained_variance": str, "attribute_columns": str, "projection": str,
+        },
+        pk="id",
+        not_null=["status", "started_at", "finished_at", "source", "k"],
+    )
+    db.table("segments").create(
+        {
+            "run_id": int, "segment_id": int, "name": str, "description": str,
+            "action": str, "size": int, "share": float, "profile": str,
+        },
+        pk=("run_id", "segment_id"),
+    )
+    # sqlite-utils cannot declare WITHOUT ROWID. Keyed run first so that publishing a run
+    # appends to the end of the b-tree instead of rewriting every earlier run's pages; a
+    # customer's row in any one run is still one primary-key search. No (run_id, segment_id)
+    # index: it cost a third of the insert time at 1M rows and the planner still preferred
+    # the (run_id) key range for a segment's members. attributes is a JSON array in the
+    # order of runs.attribute_columns.
+    db.execute(
+        """
+        CREATE TABLE assignments (
+            run_id INTEGER NOT NULL,
+            customer_id TEXT NOT NULL,
+            segment_id INTEGER NOT NULL,
+            distance REAL,
+            attributes TEXT NOT NULL,
+            PRIMARY KEY (run_id, customer_id)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE exclusions (
+            run_id INTEGER NOT NULL,
+            customer_id TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            PRIMARY KEY (run_id, customer_id)
+        ) WITHOUT ROWID
+        """
+    )
+    db.table("meta").create({"key": str, "value": str}, pk="key")
+
+
+def migrate(db: Database) -> None:
+    """Apply every pending migration, holding the write lock so concurrent openers queue."""
+    if not MIGRATIONS.pending(db):
+        return
+    # Without the lock, two processes opening a fresh file could both see a migration as
+    # pending and both run it; BEGIN IMMEDIATE makes the second wait and then find none.
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        MIGRATIONS.apply(db)
+    except BaseException:
+        db.rollback()
+        raise
+    db.conn.execute("COMMIT")

@@ -1,0 +1,296 @@
+"""The segment store: publishes whole runs and answers questions about the current one.
+
+Every public method is one unit of work on its own short-lived connection, so a ``Store``
+can be shared by Slack listener threads and the scheduler thread. Reads run in one
+transaction, so all their queries see a single committed state.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from itertools import repeat
+from pathlib import Path
+
+import pandas as pd
+from sqlite_utils import Database
+
+from segmentation.result import SegmentationResult, SegmentProfile
+from storage import codec
+from storage.errors import NoPublishedRun, NotFound
+from storage.records import CustomerRecord, HistoryEntry, RunRecord
+from storage.schema import migrate
+
+CURRENT_RUN_KEY = "current_run_id"
+_WAL_SIZE_LIMIT = 64 * 1024 * 1024
+
+_RUN_COLUMNS = (
+    "id, status, started_at, finished_at, source, seed, as_of, rows_in, rows_kept, "
+    "rows_dropped, k, k_method, k_reason, silhouette, elbow, cleaning, columns, features, "
+    "profile_features, feature_labels, population, explained_variance, attribute_columns"
+)
+
+_INSERT_ASSIGNMENT = """
+    INSERT INTO assignments (run_id, customer_id, segment_id, distance, attributes)
+    VALUES (?, ?, ?, ?, ?)
+"""
+
+# One primary-key search per stored run: runs are few, customers are millions. CROSS JOIN
+# pins that loop order; left to itself the planner scans an assignments index instead.
+_CUSTOMER_HISTORY = """
+    SELECT assignments.run_id, runs.finished_at, assignments.segment_id, segments.name,
+           assignments.distance, assignments.attributes
+    FROM runs
+    CROSS JOIN assignments ON assignments.run_id = runs.id
+                          AND assignments.customer_id = ?
+    JOIN segments ON segments.run_id = assignments.run_id
+                 AND segments.segment_id = assignments.segment_id
+    ORDER BY runs.id DESC
+"""
+
+
+class Store:
+    """Segmentation runs in one SQLite file."""
+
+    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0,
+                 trace: Callable[[str], None] | None = None) -> None:
+        """Open (creating if needed) the store at ``path`` and bring its schema up to date."""
+        if str(path) == ":memory:":
+            # Every unit of work opens its own connection, and each would get a new database.
+            raise ValueError("the store needs a file path, not :memory:")
+        self.path = Path(path)
+        self.busy_timeout = busy_timeout
+        self._trace = trace
+        with self._connect() as db:
+            db.enable_wal()
+            migrate(db)
+
+    def publish_run(self, result: SegmentationResult, *, started_at: datetime,
+                    finished_at: datetime) -> int:
+        """Store ``result`` whole and make it the current run; return its id."""
+        run = codec.run_row(result, started_at=started_at, finished_at=finished_at)
+        segments = codec.segment_rows(result)
+        members = codec.member_columns(result)
+        excluded = codec.exclusion_rows(result)
+        # Everything above is built before the write lock is taken; readers see either the
+        # previous run or this one, never part of it.
+        with self._connect() as db, db.atomic():
+            run_id = _insert_run(db, run)
+            _insert_segments(db, run_id, segments)
+            _insert_assignments(db.conn, run_id, members)
+            _insert_exclusions(db.conn, run_id, excluded)
+            _set_current_run(db, run_id)
+        return run_id
+
+    def current_run(self) -> RunRecord | None:
+        """Return the run answers come from, or None before the first publish."""
+        with self._reading() as db:
+            run_id = _current_run_id(db)
+            return None if run_id is None else _fetch_run(db, run_id)
+
+    def get_run(self, run_id: int) -> RunRecord:
+        """Return run ``run_id``."""
+        with self._reading() as db:
+            return _fetch_run(db, run_id)
+
+    def list_runs(self, limit: int = 20) -> list[RunRecord]:
+        """Return up to ``limit`` runs, newest first."""
+        with self._reading() as db:
+            rows = db.query(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?",
+                            [limit])
+            return [codec.run_record(row) for row in rows]
+
+    def previous_run(self, run_id: int) -> RunRecord | None:
+        """Return the published run before ``run_id``, or None if it is the first."""
+        with self._reading() as db:
+            _fetch_run(db, run_id)
+            rows = list(db.query(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE id < ? AND status = ? "
+                "ORDER BY id DESC LIMIT 1", [run_id, codec.RUN_STATUS_PUBLISHED]))
+            return codec.run_record(rows[0]) if rows else None
+
+    def list_segments(self, run_id: int | None = None) -> list[SegmentProfile]:
+        """Return the segments of ``run_id`` (default: the current run) by segment id."""
+        with self._reading() as db:
+            run_id = _resolve_run(db, run_id)
+            rows = db.execute("SELECT profile FROM segments WHERE run_id = ? "
+                              "ORDER BY segment_id", [run_id]).fetchall()
+            return [codec.segment_profile(profile) for (profile,) in rows]
+
+    def get_segment(self, segment_id: int, run_id: int | None = None) -> SegmentProfile:
+        """Return one segment of ``run_id`` (default: the current run)."""
+        with self._reading() as db:
+            run_id = _resolve_run(db, run_id)
+            rows = db.execute("SELECT profile FROM segments WHERE run_id = ? AND "
+                              "segment_id = ?", [run_id, segment_id]).fetchall()
+            if not rows:
+                raise _segment_not_found(db, run_id, segment_id)
+            return codec.segment_profile(rows[0][0])
+
+    def get_customer(self, customer_id: str) -> CustomerRecord:
+        """Return a customer's segment in the current run and their history across runs."""
+        customer_id = customer_id.strip()
+        if not customer_id:
+            raise NotFound("no customer id given")
+        with self._reading() as db:
+            run_id = _resolve_run(db, None)
+            rows = db.execute(_CUSTOMER_HISTORY, [customer_id]).fetchall()
+            history = tuple(HistoryEntry(run, datetime.fromisoformat(finished), segment, name)
+                            for run, finished, segment, name, _, _ in rows)
+            current = next((row for row in rows if row[0] == run_id), None)
+            if current is not None:
+                _, _, segment_id, name, distance, attributes = current
+                values = dict(zip(_attribute_columns(db, run_id), json.loads(attributes),
+                                  strict=True))
+                return CustomerRecord(customer_id, run_id, segment_id, name, distance, values,
+                                      excluded_reason=None, history=history)
+            excluded = db.execute("SELECT reason FROM exclusions WHERE run_id = ? AND "
+                                  "customer_id = ?", [run_id, customer_id]).fetchone()
+            if excluded is None:
+                raise _customer_not_found(customer_id, run_id, history)
+            return CustomerRecord(customer_id, run_id, None, None, None, {},
+                                  excluded_reason=excluded[0], history=history)
+
+    def segment_members(self, segment_id: int, run_id: int | None = None,
+                        limit: int | None = None) -> pd.DataFrame:
+        """Return a segment's customers, most typical (nearest the centre) first."""
+        with self._reading() as db:
+            run_id = _resolve_run(db, run_id)
+            if db.execute("SELECT 1 FROM segments WHERE run_id = ? AND segment_id = ?",
+                          [run_id, segment_id]).fetchone() is None:
+                raise _segment_not_found(db, run_id, segment_id)
+            columns = _attribute_columns(db, run_id)
+            rows = db.execute(
+                "SELECT customer_id, distance, attributes FROM assignments "
+                "WHERE run_id = ? AND segment_id = ? "
+                "ORDER BY distance IS NULL, distance, customer_id LIMIT ?",
+                [run_id, segment_id, -1 if limit is None else limit]).fetchall()
+        ids, distances, texts = zip(*rows, strict=True) if rows else ((), (), ())
+        # One parse of the whole column is much faster than one json.loads per row.
+        attributes = pd.DataFrame(json.loads("[" + ",".join(texts) + "]"), columns=columns)
+        members = pd.DataFrame({"customer_id": pd.Series(ids, dtype=str),
+                                "distance": pd.Series(distances, dtype=float)})
+        return pd.concat([members, attributes], axis=1)
+
+    def projection(self, run_id: int | None = None) -> pd.DataFrame:
+        """Return the run's 2-D PCA sample: pc1, pc2, segment_id."""
+        with self._reading() as db:
+            run_id = _resolve_run(db, run_id)
+            (text,) = db.execute("SELECT projection FROM runs WHERE id = ?",
+                                 [run_id]).fetchone()
+        frame = pd.DataFrame(json.loads(text), columns=["pc1", "pc2", "segment_id"])
+        return frame.astype({"pc1": float, "pc2": float, "segment_id": "int64"})
+
+    @contextmanager
+    def _connect(self) -> Iterator[Database]:
+        """Yield a fresh connection, closed afterwards: one per unit of work and thread."""
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout)
+        if self._trace is not None:
+            conn.set_trace_callback(self._trace)
+        db = Database(conn, execute_plugins=False)
+        try:
+            # WAL + NORMAL stays consistent on power loss but may lose the latest commits;
+            # a lost publish is redone by the next refresh. fsync per commit is not worth it.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            # A 1M-customer publish grows the WAL by ~150 MB; shrink it after checkpoints.
+            conn.execute(f"PRAGMA journal_size_limit = {_WAL_SIZE_LIMIT}")
+            yield db
+        finally:
+            db.close()
+
+    @contextmanager
+    def _reading(self) -> Iterator[Database]:
+        """Yield a connection inside one read transaction: a single consistent snapshot."""
+        with self._connect() as db, db.atomic():
+            yield db
+
+
+def _insert_run(db: Database, run: dict) -> int:
+    return int(db.table("runs").insert(run, pk="id").last_pk)
+
+
+def _insert_segments(db: Database, run_id: int, segments: list[dict]) -> None:
+    db.table("segments").insert_all(({"run_id": run_id, **row} for row in segments),
+                                    pk=("run_id", "segment_id"))
+
+
+def _insert_assignments(conn: sqlite3.Connection, run_id: int,
+                        members: codec.MemberColumns) -> None:
+    conn.executemany(_INSERT_ASSIGNMENT, zip(
+        repeat(run_id), members.customer_ids, members.segment_ids, members.distances,
+        members.attributes))
+
+
+def _insert_exclusions(conn: sqlite3.Connection, run_id: int,
+                       excluded: list[tuple[str, str]]) -> None:
+    conn.executemany("INSERT INTO exclusions (run_id, customer_id, reason) VALUES (?, ?, ?)",
+                     ((run_id, customer_id, reason) for customer_id, reason in excluded))
+
+
+def _set_current_run(db: Database, run_id: int) -> None:
+    db.table("meta").upsert({"key": CURRENT_RUN_KEY, "value": str(run_id)}, pk="key")
+
+
+def _current_run_id(db: Database) -> int | None:
+    row = db.execute("SELECT value FROM meta WHERE key = ?", [CURRENT_RUN_KEY]).fetchone()
+    return None if row is None else int(row[0])
+
+
+def _resolve_run(db: Database, run_id: int | None) -> int:
+    """Return ``run_id``, or the current run's id when None; raise if there is none."""
+    if run_id is None:
+        current = _current_run_id(db)
+        if current is None:
+            raise NoPublishedRun()
+        return current
+    if db.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchone() is None:
+        raise _run_not_found(db, run_id)
+    return run_id
+
+
+def _fetch_run(db: Database, run_id: int) -> RunRecord:
+    rows = list(db.query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", [run_id]))
+    if not rows:
+        raise _run_not_found(db, run_id)
+    return codec.run_record(rows[0])
+
+
+def _attribute_columns(db: Database, run_id: int) -> list[str]:
+    (text,) = db.execute("SELECT attribute_columns FROM runs WHERE id = ?", [run_id]).fetchone()
+    return json.loads(text)
+
+
+def _run_not_found(db: Database, run_id: int) -> NotFound:
+    (latest,) = db.execute("SELECT max(id) FROM runs").fetchone()
+    if latest is None:
+        return NotFound(f"no run {run_id}; nothing has been published yet")
+    return NotFound(f"no run {run_id}; the latest run is {latest}")
+
+
+def _segment_not_found(db: Database, run_id: int, segment_id: int) -> NotFound:
+    ids = [row[0] for row in db.execute(
+        "SELECT segment_id FROM segments WHERE run_id = ? ORDER BY segment_id", [run_id])]
+    return NotFound(f"no segment {segment_id} in run {run_id}; segments are "
+                    f"{describe_ids(ids)}")
+
+
+def _customer_not_found(customer_id: str, run_id: int,
+                        history: tuple[HistoryEntry, ...]) -> NotFound:
+    message = f"no customer {customer_id} in run {run_id}"
+    if history:
+        last = history[0]
+        message += (f"; they were last segmented in run {last.run_id} "
+                    f"(segment {last.segment_id}, {last.segment_name})")
+    return NotFound(message)
+
+
+def describe_ids(ids: list[int]) -> str:
+    """Return ids as a short phrase: "1-5" when consecutive, else "1, 3, 4"."""
+    if not ids:
+        return "none"
+    if len(ids) > 2 and ids == list(range(ids[0], ids[-1] + 1)):
+        return f"{ids[0]}-{ids[-1]}"
+    return ", ".join(str(i) for i in ids)

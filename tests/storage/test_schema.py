@@ -1,0 +1,84 @@
+"""Migrations: applied on open, once, and appendable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from storage import Store, schema
+from tests.storage.conftest import make_result, publish
+
+TABLES = {"runs", "segments", "assignments", "exclusions", "meta", "_sqlite_migrations"}
+
+
+def applied_names(path: Path) -> list[str]:
+    with Database(path) as db:
+        return [m.name for m in schema.MIGRATIONS.applied(db)]
+
+
+def test_opening_creates_every_table_and_records_the_migration(db_path: Path) -> None:
+    Store(db_path)
+
+    with Database(db_path) as db:
+        assert TABLES <= set(db.table_names())
+        assert db.journal_mode == "wal"
+    assert applied_names(db_path) == ["0001_create_run_tables"]
+
+
+def test_opening_an_existing_store_changes_nothing(db_path: Path) -> None:
+    store = Store(db_path)
+    run_id = publish(store, make_result())
+
+    reopened = Store(db_path)
+
+    assert applied_names(db_path) == ["0001_create_run_tables"]
+    assert reopened.current_run().id == run_id
+    assert len(reopened.list_segments()) == 3
+
+
+def test_a_migration_appended_later_runs_once_on_an_existing_store(
+        db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = Store(db_path)
+    publish(store, make_result())
+    later = Migrations("segbot")
+    for migration in schema.MIGRATIONS._migrations:
+        later(name=migration.name)(migration.fn)
+
+    @later(name="0002_add_digest_deliveries")
+    def add_digest_deliveries(db: Database) -> None:
+        db.table("digest_deliveries").create({"id": int, "run_id": int}, pk="id")
+
+    monkeypatch.setattr(schema, "MIGRATIONS", later)
+
+    Store(db_path)
+    Store(db_path)
+
+    assert applied_names(db_path) == ["0001_create_run_tables", "0002_add_digest_deliveries"]
+    with Database(db_path) as db:
+        assert "digest_deliveries" in db.table_names()
+    assert Store(db_path).current_run().k == 3
+
+
+def test_a_failing_migration_leaves_no_trace(db_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    Store(db_path)
+    later = Migrations("segbot")
+    for migration in schema.MIGRATIONS._migrations:
+        later(name=migration.name)(migration.fn)
+
+    @later(name="0002_broken")
+    def broken(db: Database) -> None:
+        db.table("half_done").create({"id": int}, pk="id")
+        raise RuntimeError("bad migration")
+
+    monkeypatch.setattr(schema, "MIGRATIONS", later)
+
+    with pytest.raises(RuntimeError, match="bad migration"):
+        Store(db_path)
+
+    assert applied_names(db_path) == ["0001_create_run_tables"]
+    with Database(db_path) as db:
+        assert "half_done" not in db.table_names()
