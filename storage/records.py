@@ -74,3 +74,16 @@ class CustomerRecord:
     def excluded(self) -> bool:
         """Whether cleaning dropped the customer from the current run."""
         return self.excluded_reason is not None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One request for customer-level data: who, when, where, what, and whether allowed."""
+
+    id: int
+    at: datetime
+    actor: str
+    channel: str | None
+    action: str
+    subject: str
+    allowed: bool

@@ -68,6 +68,19 @@ def create_run_tables(db: Database) -> None:
     db.table("meta").create({"key": str, "value": str}, pk="key")
 
 
+
+@MIGRATIONS(name="0002_create_audit")
+def create_audit(db: Database) -> None:
+    """Who asked for customer-level data, when, for what, and whether it was given."""
+    db.table("audit").create(
+        {"id": int, "at": str, "actor": str, "channel": str, "action": str, "subject": str,
+         "allowed": int},
+        pk="id",
+        not_null=["at", "actor", "action", "subject", "allowed"],
+    )
+    db.table("audit").create_index(["at"])
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration, holding the write lock so concurrent openers queue."""
     if not MIGRATIONS.pending(db):

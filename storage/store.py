@@ -21,7 +21,7 @@ from sqlite_utils import Database
 from segmentation.result import SegmentationResult, SegmentProfile
 from storage import codec
 from storage.errors import NoPublishedRun, NotFound
-from storage.records import CustomerRecord, HistoryEntry, RunRecord
+from storage.records import AuditEntry, CustomerRecord, HistoryEntry, RunRecord
 from storage.schema import migrate
 
 CURRENT_RUN_KEY = "current_run_id"
@@ -183,6 +183,26 @@ class Store:
                                  [run_id]).fetchone()
         frame = pd.DataFrame(json.loads(text), columns=["pc1", "pc2", "segment_id"])
         return frame.astype({"pc1": float, "pc2": float, "segment_id": "int64"})
+
+    def record_audit(self, *, at: datetime, actor: str, channel: str | None, action: str,
+                     subject: str, allowed: bool) -> int:
+        """Append one audit entry (who asked for what customer-level data); return its id."""
+        if at.tzinfo is None:
+            raise ValueError("audit times must be timezone-aware")
+        row = {"at": at.isoformat(), "actor": actor, "channel": channel, "action": action,
+               "subject": subject, "allowed": int(allowed)}
+        with self._connect() as db, db.atomic():
+            return int(db.table("audit").insert(row, pk="id").last_pk)
+
+    def audit_entries(self, limit: int = 100, *, actor: str | None = None) -> list[AuditEntry]:
+        """Return up to ``limit`` audit entries, newest first, optionally for one actor."""
+        where, params = ("WHERE actor = ?", [actor]) if actor is not None else ("", [])
+        with self._reading() as db:
+            rows = db.execute(
+                "SELECT id, at, actor, channel, action, subject, allowed FROM audit "
+                f"{where} ORDER BY id DESC LIMIT ?", [*params, limit]).fetchall()
+        return [AuditEntry(row[0], datetime.fromisoformat(row[1]), row[2], row[3], row[4],
+                           row[5], bool(row[6])) for row in rows]
 
     @contextmanager
     def _connect(self) -> Iterator[Database]:

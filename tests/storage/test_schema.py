@@ -11,7 +11,9 @@ from sqlite_utils.migrations import Migrations
 from storage import Store, schema
 from tests.storage.conftest import make_result, publish
 
-TABLES = {"runs", "segments", "assignments", "exclusions", "meta", "_sqlite_migrations"}
+TABLES = {"runs", "segments", "assignments", "exclusions", "meta", "audit",
+          "_sqlite_migrations"}
+SHIPPED = ["0001_create_run_tables", "0002_create_audit"]
 
 
 def applied_names(path: Path) -> list[str]:
@@ -25,7 +27,7 @@ def test_opening_creates_every_table_and_records_the_migration(db_path: Path) ->
     with Database(db_path) as db:
         assert TABLES <= set(db.table_names())
         assert db.journal_mode == "wal"
-    assert applied_names(db_path) == ["0001_create_run_tables"]
+    assert applied_names(db_path) == SHIPPED
 
 
 def test_opening_an_existing_store_changes_nothing(db_path: Path) -> None:
@@ -34,7 +36,7 @@ def test_opening_an_existing_store_changes_nothing(db_path: Path) -> None:
 
     reopened = Store(db_path)
 
-    assert applied_names(db_path) == ["0001_create_run_tables"]
+    assert applied_names(db_path) == SHIPPED
     assert reopened.current_run().id == run_id
     assert len(reopened.list_segments()) == 3
 
@@ -47,7 +49,7 @@ def test_a_migration_appended_later_runs_once_on_an_existing_store(
     for migration in schema.MIGRATIONS._migrations:
         later(name=migration.name)(migration.fn)
 
-    @later(name="0002_add_digest_deliveries")
+    @later(name="0099_add_digest_deliveries")
     def add_digest_deliveries(db: Database) -> None:
         db.table("digest_deliveries").create({"id": int, "run_id": int}, pk="id")
 
@@ -56,7 +58,7 @@ def test_a_migration_appended_later_runs_once_on_an_existing_store(
     Store(db_path)
     Store(db_path)
 
-    assert applied_names(db_path) == ["0001_create_run_tables", "0002_add_digest_deliveries"]
+    assert applied_names(db_path) == [*SHIPPED, "0099_add_digest_deliveries"]
     with Database(db_path) as db:
         assert "digest_deliveries" in db.table_names()
     assert Store(db_path).current_run().k == 3
@@ -69,7 +71,7 @@ def test_a_failing_migration_leaves_no_trace(db_path: Path,
     for migration in schema.MIGRATIONS._migrations:
         later(name=migration.name)(migration.fn)
 
-    @later(name="0002_broken")
+    @later(name="0099_broken")
     def broken(db: Database) -> None:
         db.table("half_done").create({"id": int}, pk="id")
         raise RuntimeError("bad migration")
@@ -79,6 +81,6 @@ def test_a_failing_migration_leaves_no_trace(db_path: Path,
     with pytest.raises(RuntimeError, match="bad migration"):
         Store(db_path)
 
-    assert applied_names(db_path) == ["0001_create_run_tables"]
+    assert applied_names(db_path) == SHIPPED
     with Database(db_path) as db:
         assert "half_done" not in db.table_names()
