@@ -1,0 +1,254 @@
+"""`segbot` on the command line: thin commands over the engine, the store and the answers."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bot import answers, terminal
+from bot.refresh import refresh
+from segmentation.errors import SegmentationError
+from segmentation.model import ModelConfig
+from segmentation.schema import load_schema_file
+from storage.errors import StoreError
+from storage.records import RunRecord
+from storage.store import Store
+
+DEFAULT_DB = "segbot.db"
+DEMO_DIR = Path("segbot-demo")
+
+
+class CliError(Exception):
+    """A problem to report as one line with exit code 2."""
+
+
+def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None) -> int:
+    """Entry point of the `segbot` console script."""
+    environ = dict(os.environ if environ is None else environ)
+    parser = build_parser(environ.get("SEGBOT_DB") or DEFAULT_DB)
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args, environ) or 0
+    except (CliError, SegmentationError, StoreError, answers.UsageError) as error:
+        print(f"segbot: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("segbot: interrupted; the store keeps its previous run", file=sys.stderr)
+        return 130
+
+
+def build_parser(default_db: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="segbot", description="Customer segments for marketers, in Slack and here.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    db_help = f"SQLite results store (default: $SEGBOT_DB, else ./{DEFAULT_DB}; now {default_db})"
+
+    def command(name: str, handler: Callable, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--db", default=default_db, type=Path, help=db_help)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    sub = command("refresh", cmd_refresh, "Segment a customer table and publish the run.")
+    sub.add_argument("--data", required=True, type=Path, help="CSV/TSV or Parquet file")
+    _model_options(sub)
+    sub.add_argument("--schema", type=Path, help="TOML file overriding the inferred schema")
+    sub = command("segments", cmd_segments, "Overview of the current run's segments.")
+    _charts_option(sub)
+    sub = command("cluster", cmd_cluster, "One segment in detail.")
+    sub.add_argument("segment", help="segment number, as listed by `segbot segments`")
+    sub.add_argument("--export", type=Path, help="also write the segment's customers to CSV")
+    _charts_option(sub)
+    sub = command("customer", cmd_customer, "One customer's segment and profile.")
+    sub.add_argument("customer_id", help="the customer's id")
+    _charts_option(sub)
+    sub = command("ask", cmd_ask, 'Answer a Slack command here, e.g. segbot ask "/cluster 2".')
+    sub.add_argument("text", help='the command as typed in Slack, e.g. "/customer 5524"')
+    _charts_option(sub)
+    sub = command("sample", cmd_sample, "Write synthetic customers in the reference schema.")
+    sub.add_argument("--rows", type=_positive_int, default=5000)
+    sub.add_argument("--out", type=Path, required=True, help=".tsv/.csv or .parquet")
+    sub.add_argument("--seed", type=int, default=0)
+    sub = command("demo", cmd_demo, "Sample, refresh and answer: segbot end to end, no Slack.")
+    sub.add_argument("--rows", type=_positive_int, default=5000)
+    sub.add_argument("--seed", type=int, default=0)
+    sub.add_argument("--out", type=Path, default=DEMO_DIR, help="folder for data and charts")
+    sub.set_defaults(db=None)
+    sub = command("serve", _delegate("bot.server", "serve_command"),
+                  "Run the Slack bot (Socket Mode, or HTTP with --http) and its scheduler.")
+    sub.add_argument("--http", action="store_true", help="serve HTTP instead of Socket Mode")
+    sub.add_argument("--port", type=_positive_int, help="HTTP port (default: $PORT or 3000)")
+    sub = command("digest", _delegate("bot.digest", "digest_command"),
+                  "Print the digest of the current run, or post it with --post.")
+    sub.add_argument("--post", action="store_true",
+                     help="post to $SEGBOT_DIGEST_CHANNEL (once per run and channel)")
+    sub = command("schedule", _delegate("bot.scheduling", "schedule_command"),
+                  "Show when the scheduled refresh will run next.")
+    sub.add_argument("--count", type=_positive_int, default=5, help="how many run times")
+    return parser
+
+
+def _delegate(module: str, function: str) -> Callable:
+    """Resolve a command's handler on use, so `segbot refresh` never imports the Slack stack."""
+
+    def handler(args: argparse.Namespace, environ: dict[str, str]) -> int:
+        import importlib
+
+        return getattr(importlib.import_module(module), function)(args, environ)
+
+    return handler
+
+
+def _model_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--k", type=_positive_int, help="number of segments (default: elbow)")
+    sub.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+
+def _charts_option(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--charts", type=Path, metavar="DIR", help="write the charts as PNG here")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    return value
+
+
+def _open_store(path: Path) -> Store:
+    if path.exists() and path.is_dir():
+        raise CliError(f"--db {path} is a folder; give a file path")
+    return Store(path)
+
+
+def _progress() -> Callable[[str], None]:
+    started = time.perf_counter()
+
+    def report(message: str) -> None:
+        print(f"[{time.perf_counter() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    return report
+
+
+def cmd_refresh(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    overrides = load_schema_file(args.schema) if args.schema else None
+    store = _open_store(args.db)
+    run = refresh(store, args.data, config=ModelConfig(k=args.k, seed=args.seed),
+                  overrides=overrides, progress=_progress())
+    print(refresh_summary(run, store))
+    return 0
+
+
+def refresh_summary(run: RunRecord, store: Store) -> str:
+    """What a refresh did: rows kept and dropped and why, k and why, the segments."""
+    lines = [f"Run {run.id} published from {run.source}",
+             f"  rows: {run.rows_in:,} read, {run.rows_kept:,} kept, {run.rows_dropped:,} dropped"]
+    for step in run.cleaning.steps:
+        where = f"{step.column}: " if step.column else ""
+        lines.append(f"    - {where}{step.action} ×{step.count:,} — {step.reason}")
+    quality = f" (silhouette {run.silhouette:.2f})" if run.silhouette is not None else ""
+    lines.append(f"  k = {run.k}{quality}: {run.k_reason}")
+    lines.append("  segments:")
+    for segment in store.list_segments(run.id):
+        lines.append(f"    {segment.segment_id:>2} · {segment.name} — {segment.size:,} "
+                     f"({segment.share:.0%})")
+    return "\n".join(lines)
+
+
+def _show(answer: answers.Answer, charts_dir: Path | None,
+          extra: tuple[answers.Attachment, ...] = ()) -> int:
+    print(terminal.render_text(answer), end="")
+    if charts_dir is not None and not answer.is_error:
+        for path in terminal.write_attachments(answer.charts + extra, charts_dir):
+            print(f"chart written: {path}")
+    return 2 if answer.is_error else 0
+
+
+def _answer_or_fail(store: Store, request: answers.Request) -> answers.Answer:
+    result = answers.answer(store, request)
+    if result.is_error:
+        raise CliError(terminal.plain(result.sections[0].text))
+    return result
+
+
+def cmd_segments(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    store = _open_store(args.db)
+    result = _answer_or_fail(store, answers.Request("overview"))
+    extra = answers.run_charts(store) if args.charts else ()
+    return _show(result, args.charts, extra)
+
+
+def cmd_cluster(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    store = _open_store(args.db)
+    request = answers.parse_request("cluster", args.segment)
+    result = _answer_or_fail(store, request)
+    status = _show(result, args.charts)
+    if args.export:
+        export = _answer_or_fail(store, answers.Request("export", request.argument))
+        args.export.write_bytes(export.files[0].render())
+        print(f"customers written: {args.export}")
+    return status
+
+
+def cmd_customer(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    store = _open_store(args.db)
+    request = answers.parse_request("customer", args.customer_id)
+    return _show(_answer_or_fail(store, request), args.charts)
+
+
+def cmd_ask(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    command, _, text = args.text.strip().partition(" ")
+    if not command.startswith("/"):
+        raise CliError('write the command as typed in Slack, e.g. segbot ask "/cluster 2"')
+    store = _open_store(args.db)
+    result = _answer_or_fail(store, answers.parse_request(command, text))
+    status = _show(result, args.charts)
+    if args.charts is not None:
+        for path in terminal.write_attachments(result.files, args.charts):
+            print(f"file written: {path}")
+    return status
+
+
+def cmd_sample(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    from segmentation.synthetic import generate_customers, write_customers
+
+    started = time.perf_counter()
+    path = write_customers(generate_customers(args.rows, seed=args.seed), args.out)
+    print(f"{args.rows:,} synthetic customers written to {path} "
+          f"in {time.perf_counter() - started:.1f}s")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    from segmentation.synthetic import generate_customers, write_customers
+
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    data = write_customers(generate_customers(args.rows, seed=args.seed), out / "customers.tsv")
+    print(f"1/4 sample: {args.rows:,} synthetic customers → {data}")
+    db_path = args.db or out / "segbot.db"
+    store = _open_store(db_path)
+    run = refresh(store, data, config=ModelConfig(seed=args.seed), progress=_progress())
+    print(f"2/4 refresh → {db_path}\n{refresh_summary(run, store)}\n")
+    overview = _answer_or_fail(store, answers.Request("overview"))
+    print("3/4 answers, as segbot gives them in Slack:\n")
+    _show(overview, out, answers.run_charts(store))
+    first = store.list_segments(run.id)[0]
+    _show(_answer_or_fail(store, answers.Request("segment", str(first.segment_id))), out)
+    customer_id = str(store.segment_members(first.segment_id, run.id, limit=1)
+                      ["customer_id"].iloc[0])
+    _show(_answer_or_fail(store, answers.Request("customer", customer_id)), out)
+    print(f"\n4/4 charts are in {out}/. Next: `segbot segments --db {db_path}`, "
+          f"`segbot ask \"/cluster 2\" --db {db_path}`, or the README's Slack set-up.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

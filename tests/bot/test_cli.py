@@ -1,0 +1,132 @@
+"""The `segbot` command line, end to end, as a user runs it."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bot.cli import main
+from storage.store import Store
+
+
+@pytest.fixture(scope="module")
+def published_db(tmp_path_factory, reference_csv) -> Path:
+    db = tmp_path_factory.mktemp("cli") / "segbot.db"
+    assert main(["refresh", "--data", str(reference_csv), "--db", str(db)], environ={}) == 0
+    return db
+
+
+def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
+    code = main(args, environ={})
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_refresh_summary_then_segments_lists_named_segments(published_db, capsys) -> None:
+    code, out, _ = run_cli(["segments", "--db", str(published_db)], capsys)
+    assert code == 0
+    store = Store(published_db)
+    segments = store.list_segments()
+    assert 3 <= len(segments) <= 8
+    assert sum(s.size for s in segments) == store.current_run().rows_kept == 2236
+    for segment in segments:
+        assert f"{segment.segment_id} · {segment.name}" in out
+
+
+def test_customer_5524_shows_its_segment(published_db, capsys) -> None:
+    code, out, _ = run_cli(["customer", "5524", "--db", str(published_db)], capsys)
+    record = Store(published_db).get_customer("5524")
+    assert code == 0
+    assert f"segment {record.segment_id} · {record.segment_name}" in out
+    assert "58,138" in out  # the customer's income, as a marketer reads it
+
+
+def test_excluded_customer_says_why(published_db, capsys) -> None:
+    code, out, _ = run_cli(["customer", "9432", "--db", str(published_db)], capsys)
+    assert code == 0
+    assert "666,666" in out and "left out" in out
+
+
+def test_cluster_with_charts_and_export(published_db, tmp_path, capsys) -> None:
+    export = tmp_path / "members.csv"
+    code, out, _ = run_cli(["cluster", "2", "--db", str(published_db), "--charts",
+                            str(tmp_path), "--export", str(export)], capsys)
+    assert code == 0
+    assert "Recommended action" in out
+    pngs = list(tmp_path.glob("*.png"))
+    assert pngs and pngs[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    members = pd.read_csv(export)
+    assert len(members) == Store(published_db).get_segment(2).size
+    assert members.columns[0] == "customer_id"
+
+
+def test_ask_runs_the_slack_answer_code(published_db, tmp_path, capsys) -> None:
+    code, out, _ = run_cli(["ask", "/cluster 1", "--db", str(published_db), "--charts",
+                            str(tmp_path)], capsys)
+    assert code == 0 and "Segment 1 ·" in out
+    assert any(p.suffix == ".png" for p in tmp_path.iterdir())
+
+
+def _table(tmp_path: Path, name: str, content: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(content)
+    return path
+
+
+BAD_INPUTS = {
+    "missing file": lambda t: ["refresh", "--data", str(t / "nope.csv")],
+    "empty file": lambda t: ["refresh", "--data", str(_table(t, "e.csv", b""))],
+    "no usable columns": lambda t: ["refresh", "--data", str(_table(
+        t, "n.csv", b"id,note\n" + b"".join(b"%d,text %d\n" % (i, i) for i in range(30))))],
+    "one row": lambda t: ["refresh", "--data", str(_table(t, "o.csv", b"id,spend\n1,2\n"))],
+    "k larger than rows": lambda t: ["refresh", "--k", "40", "--data", str(_table(
+        t, "k.csv", b"id,spend\n" + b"".join(b"%d,%d\n" % (i, i * 7 % 11) for i in range(20))))],
+    "duplicate ids": lambda t: ["refresh", "--data", str(_table(
+        t, "d.csv", b"id,spend\n" + b"".join(b"%d,%d\n" % (i % 15, i) for i in range(20))))],
+    "unreadable encoding": lambda t: ["refresh", "--data", str(_table(
+        t, "l.csv", "id,city\n1,Z\xfcrich\n".encode("latin-1") * 20))],
+    "unknown customer": lambda t: ["customer", "does-not-exist"],
+    "unknown segment": lambda t: ["cluster", "99"],
+    "garbage segment": lambda t: ["cluster", "1; DROP TABLE runs"],
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_is_one_clear_line_exit_2_and_the_store_untouched(
+        case, published_db, tmp_path, capsys) -> None:
+    before = Store(published_db).list_runs()
+    args = BAD_INPUTS[case](tmp_path) + ["--db", str(published_db)]
+    code, _, err = run_cli(args, capsys)
+    assert code == 2
+    lines = [line for line in err.strip().splitlines() if not line.startswith("[")]  # progress
+    assert len(lines) == 1 and lines[0].startswith("segbot: error: "), err
+    assert "Traceback" not in err
+    after = Store(published_db).list_runs()
+    assert [r.id for r in after] == [r.id for r in before]
+
+
+def test_no_published_run_says_how_to_refresh(tmp_path, capsys) -> None:
+    code, _, err = run_cli(["segments", "--db", str(tmp_path / "new.db")], capsys)
+    assert code == 2 and "segbot refresh" in err
+
+
+def test_sample_writes_reference_schema(tmp_path, capsys, reference_csv) -> None:
+    out = tmp_path / "s.tsv"
+    code, _, _ = run_cli(["sample", "--rows", "300", "--out", str(out), "--seed", "2"], capsys)
+    assert code == 0
+    sample = pd.read_csv(out, sep="\t")
+    assert list(sample.columns) == list(pd.read_csv(reference_csv, sep="\t", nrows=1).columns)
+    assert len(sample) == 300
+
+
+def test_console_script_demo_runs_on_embedded_defaults(tmp_path) -> None:
+    segbot = Path(sys.executable).with_name("segbot")
+    completed = subprocess.run([str(segbot), "demo", "--rows", "3000"], cwd=tmp_path,
+                               capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    assert "Customer segments" in completed.stdout
+    charts = list((tmp_path / "segbot-demo").glob("*.png"))
+    assert len(charts) >= 5
+    assert (tmp_path / "segbot-demo" / "segbot.db").exists()
