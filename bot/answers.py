@@ -262,8 +262,8 @@ def export_answer(store: Store, segment_id: int) -> Answer:
 
 
 def customer_answer(store: Store, customer_id: str) -> Answer:
-    run = _require_run(store)
     record = store.get_customer(customer_id)
+    run = store.get_run(record.run_id)  # the run the record was read from, even mid-publish
     if record.excluded_reason:
         return Answer(f"Customer {record.customer_id}", (Section(
             f"Customer {record.customer_id} was left out of the latest run during cleaning: "
