@@ -162,9 +162,8 @@ def report_missing_values(frame: pd.DataFrame, columns: Iterable[str],
         missing = int(frame[column].isna().sum())
         if missing:
             median = frame[column].median()
+            shown = f"{median:,.0f}" if abs(median) >= 100 else f"{median:.3g}"
             log.steps.append(CleaningStep(
                 column, "imputed", missing,
-                f"missing: the median ({median:,.0f}) is used for clustering; "
-                if abs(median) >= 100 else
-                f"missing: the median ({median:.3g}) is used for clustering; "
+                f"missing: the median ({shown}) is used for clustering; "
                 "shown as unknown in answers"))

@@ -55,6 +55,7 @@ def test_cleaning_report_names_every_defect(prepared) -> None:
     assert by_reason[("Income", "dropped rows")].count == 1
     assert "666,666" in by_reason[("Income", "dropped rows")].reason
     assert by_reason[("Income", "imputed")].count == 24
+    assert by_reason[("Income", "imputed")].reason.endswith("shown as unknown in answers")
     relabelled = [s for s in report.steps if s.action == "relabelled"]
     assert {s.column for s in relabelled} == {"Marital_Status", "Education"}
     assert sum(s.count for s in relabelled if s.column == "Marital_Status") == 7
