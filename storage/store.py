@@ -18,8 +18,12 @@ from pathlib import Path
 import pandas as pd
 from sqlite_utils import Database
 
+from segmentation.matching import SegmentMatch
 from segmentation.result import SegmentationResult, SegmentProfile
-from storage import codec
+from storage import changes as run_changes
+from storage import codec, deliveries
+from storage.changes import RetiredSegment, RunChanges, check_changes, check_still_current
+from storage.deliveries import Delivery
 from storage.errors import NoPublishedRun, NotFound
 from storage.records import AuditEntry, CustomerRecord, HistoryEntry, RunRecord
 from storage.schema import migrate
@@ -36,6 +40,10 @@ _RUN_COLUMNS = (
 _INSERT_ASSIGNMENT = """
     INSERT INTO assignments (run_id, customer_id, segment_id, distance, attributes)
     VALUES (?, ?, ?, ?, ?)
+"""
+
+_INSERT_AUDIT = """
+    INSERT INTO audit (at, actor, channel, action, subject, allowed) VALUES (?, ?, ?, ?, ?, ?)
 """
 
 # One primary-key search per stored run: runs are few, customers are millions. CROSS JOIN
@@ -69,19 +77,29 @@ class Store:
             migrate(db)
 
     def publish_run(self, result: SegmentationResult, *, started_at: datetime,
-                    finished_at: datetime) -> int:
-        """Store ``result`` whole and make it the current run; return its id."""
+                    finished_at: datetime, changes: RunChanges | None = None) -> int:
+        """Store ``result`` whole and make it the current run; return its id.
+
+        ``changes`` (matches, retired segments, movement against the previous run) are
+        written in the same transaction, and only if that run is still the current one.
+        """
         run = codec.run_row(result, started_at=started_at, finished_at=finished_at)
         segments = codec.segment_rows(result)
         members = codec.member_columns(result)
         excluded = codec.exclusion_rows(result)
+        if changes is not None:
+            check_changes(changes, [row["segment_id"] for row in segments])
         # Everything above is built before the write lock is taken; readers see either the
         # previous run or this one, never part of it.
         with self._connect() as db, db.atomic():
             run_id = _insert_run(db, run)
+            if changes is not None:  # read after the first write: under the write lock
+                check_still_current(_current_run_id(db), changes)
             _insert_segments(db, run_id, segments)
             _insert_assignments(db.conn, run_id, members)
             _insert_exclusions(db.conn, run_id, excluded)
+            if changes is not None:
+                _insert_changes(db.conn, run_id, changes)
             _set_current_run(db, run_id)
         return run_id
 
@@ -189,10 +207,19 @@ class Store:
         """Append one audit entry (who asked for what customer-level data); return its id."""
         if at.tzinfo is None:
             raise ValueError("audit times must be timezone-aware")
-        row = {"at": at.isoformat(), "actor": actor, "channel": channel, "action": action,
-               "subject": subject, "allowed": int(allowed)}
-        with self._connect() as db, db.atomic():
-            return int(db.table("audit").insert(row, pk="id").last_pk)
+        row = (at.isoformat(), actor, channel, action, subject, int(allowed))
+        with self._connect() as db:
+            # Take the write lock before anything else: a deferred transaction that read
+            # first fails at once with "database is locked" when another thread has written
+            # since, where BEGIN IMMEDIATE waits its turn (busy_timeout).
+            db.conn.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = db.conn.execute(_INSERT_AUDIT, row)
+            except BaseException:
+                db.conn.rollback()
+                raise
+            db.conn.commit()
+            return int(cursor.lastrowid)
 
     def audit_entries(self, limit: int = 100, *, actor: str | None = None) -> list[AuditEntry]:
         """Return up to ``limit`` audit entries, newest first, optionally for one actor."""
@@ -203,6 +230,84 @@ class Store:
                 f"{where} ORDER BY id DESC LIMIT ?", [*params, limit]).fetchall()
         return [AuditEntry(row[0], datetime.fromisoformat(row[1]), row[2], row[3], row[4],
                            row[5], bool(row[6])) for row in rows]
+
+    def next_segment_id(self) -> int:
+        """The id for a brand-new segment: one more than any id ever used, so none is reused."""
+        with self._reading() as db:
+            return run_changes.next_segment_id(db.conn)
+
+    def assignment_frame(self, run_id: int | None = None) -> pd.DataFrame:
+        """Every customer of ``run_id`` (default: current) with their segment: customer_id,
+        segment_id."""
+        with self._reading() as db:
+            run_id = _resolve_run(db, run_id)
+            rows = db.execute("SELECT customer_id, segment_id FROM assignments "
+                              "WHERE run_id = ?", [run_id]).fetchall()
+        ids, segments = zip(*rows, strict=True) if rows else ((), ())
+        return pd.DataFrame({"customer_id": pd.Series(ids, dtype=object),
+                             "segment_id": pd.Series(segments, dtype="int64")})
+
+    def segment_matches(self, run_id: int | None = None) -> list[SegmentMatch]:
+        """How each segment of ``run_id`` (default: current) continues a previous one."""
+        with self._reading() as db:
+            return run_changes.segment_matches(db.conn, _resolve_run(db, run_id))
+
+    def retired_segments(self, run_id: int | None = None) -> list[RetiredSegment]:
+        """The previous run's segments that ``run_id`` (default: current) did not continue."""
+        with self._reading() as db:
+            return run_changes.retired_segments(db.conn, _resolve_run(db, run_id))
+
+    def movement(self, run_id: int | None = None) -> pd.DataFrame:
+        """Customers per (from, to) segment since the previous run: from, to, customers.
+
+        "new" in ``from`` counts arrivals, "gone" in ``to`` departures; empty for a run that
+        had no previous run.
+        """
+        with self._reading() as db:
+            return run_changes.movement(db.conn, _resolve_run(db, run_id))
+
+    def movers(self, run_id: int | None = None) -> pd.DataFrame:
+        """Customers whose segment changed since the previous run, by customer id.
+
+        Columns: customer_id, from_segment, from_name, to_segment, to_name.
+        """
+        with self._reading() as db:
+            run_id = _resolve_run(db, run_id)
+            return run_changes.movers(db.conn, run_id, _previous_run_id(db, run_id))
+
+    def claim_delivery(self, run_id: int, channel: str, *, at: datetime) -> bool:
+        """Claim the right to post run ``run_id``'s digest to ``channel``; False if it is
+        posted, being posted, or was claimed by another process first."""
+        with self._connect() as db, db.atomic():
+            if deliveries.claim(db.conn, run_id, channel, at):
+                return True
+            _fetch_run(db, run_id)  # an unknown run is an error, not "already posted"
+            return False
+
+    def record_digest_message(self, run_id: int, channel: str, ts: str) -> None:
+        """Note that the digest message is in the channel, so a retry only sends its files."""
+        with self._connect() as db, db.atomic():
+            deliveries.record_message(db.conn, run_id, channel, ts)
+
+    def mark_delivered(self, run_id: int, channel: str, *, at: datetime) -> None:
+        """The digest and its files are in the channel."""
+        with self._connect() as db, db.atomic():
+            deliveries.mark_posted(db.conn, run_id, channel, at)
+
+    def mark_failed(self, run_id: int, channel: str, error: str) -> None:
+        """The post failed with ``error``; the delivery is pending again."""
+        with self._connect() as db, db.atomic():
+            deliveries.mark_failed(db.conn, run_id, channel, error)
+
+    def get_delivery(self, run_id: int, channel: str) -> Delivery | None:
+        """Where run ``run_id``'s digest stands in ``channel``, or None if never claimed."""
+        with self._reading() as db:
+            return deliveries.get(db.conn, run_id, channel)
+
+    def pending_deliveries(self) -> list[Delivery]:
+        """Digests whose last post failed, oldest run first: to retry."""
+        with self._reading() as db:
+            return deliveries.failed(db.conn)
 
     @contextmanager
     def _connect(self) -> Iterator[Database]:
@@ -248,6 +353,16 @@ def _insert_exclusions(conn: sqlite3.Connection, run_id: int,
                        excluded: list[tuple[str, str]]) -> None:
     conn.executemany("INSERT INTO exclusions (run_id, customer_id, reason) VALUES (?, ?, ?)",
                      ((run_id, customer_id, reason) for customer_id, reason in excluded))
+
+
+def _insert_changes(conn: sqlite3.Connection, run_id: int, changes: RunChanges) -> None:
+    run_changes.insert_changes(conn, run_id, changes)
+
+
+def _previous_run_id(db: Database, run_id: int) -> int | None:
+    row = db.execute("SELECT max(id) FROM runs WHERE id < ? AND status = ?",
+                     [run_id, codec.RUN_STATUS_PUBLISHED]).fetchone()
+    return row[0]
 
 
 def _set_current_run(db: Database, run_id: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -56,3 +57,15 @@ def test_the_audit_table_is_added_to_a_store_created_before_it(
 
     assert len(store.audit_entries()) == 1
     assert store.current_run().id == run_id
+
+
+def test_concurrent_writers_all_get_their_entry_in(store: Store) -> None:
+    def write(worker: int) -> None:
+        for i in range(25):
+            store.record_audit(at=T0, actor=f"U{worker}", channel="C1", action="customer",
+                               subject=str(i), allowed=True)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(write, range(8)))
+
+    assert len(store.audit_entries(limit=1000)) == 200
