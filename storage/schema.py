@@ -81,6 +81,38 @@ def create_audit(db: Database) -> None:
     db.table("audit").create_index(["at"])
 
 
+@MIGRATIONS(name="0003_create_run_changes")
+def create_run_changes(db: Database) -> None:
+    """How each run continues the previous one: segment matches, retirements, movement."""
+    db.table("segment_matches").create(
+        {"run_id": int, "segment_id": int, "previous_id": int, "distance": float},
+        pk=("run_id", "segment_id"),
+        not_null=["run_id", "segment_id"],
+    )
+    db.table("retired_segments").create(
+        {"run_id": int, "segment_id": int, "name": str},
+        pk=("run_id", "segment_id"),
+        not_null=["run_id", "segment_id", "name"],
+    )
+    # from/to are segment ids as text, or "new" / "gone" for arrivals and departures.
+    db.table("movement").create(
+        {"run_id": int, "from_segment": str, "to_segment": str, "customers": int},
+        pk=("run_id", "from_segment", "to_segment"),
+        not_null=["run_id", "from_segment", "to_segment", "customers"],
+    )
+
+
+@MIGRATIONS(name="0004_create_digest_deliveries")
+def create_digest_deliveries(db: Database) -> None:
+    """One row per digest and channel: the claim that makes every digest post at most once."""
+    db.table("digest_deliveries").create(
+        {"run_id": int, "channel": str, "status": str, "attempts": int, "claimed_at": str,
+         "message_ts": str, "posted_at": str, "error": str},
+        pk=("run_id", "channel"),
+        not_null=["run_id", "channel", "status", "attempts"],
+    )
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration, holding the write lock so concurrent openers queue."""
     if not MIGRATIONS.pending(db):

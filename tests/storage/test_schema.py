@@ -12,8 +12,10 @@ from storage import Store, schema
 from tests.storage.conftest import make_result, publish
 
 TABLES = {"runs", "segments", "assignments", "exclusions", "meta", "audit",
+          "segment_matches", "retired_segments", "movement", "digest_deliveries",
           "_sqlite_migrations"}
-SHIPPED = ["0001_create_run_tables", "0002_create_audit"]
+SHIPPED = ["0001_create_run_tables", "0002_create_audit", "0003_create_run_changes",
+           "0004_create_digest_deliveries"]
 
 
 def applied_names(path: Path) -> list[str]:
@@ -49,18 +51,18 @@ def test_a_migration_appended_later_runs_once_on_an_existing_store(
     for migration in schema.MIGRATIONS._migrations:
         later(name=migration.name)(migration.fn)
 
-    @later(name="0099_add_digest_deliveries")
-    def add_digest_deliveries(db: Database) -> None:
-        db.table("digest_deliveries").create({"id": int, "run_id": int}, pk="id")
+    @later(name="0099_add_campaign_log")
+    def add_campaign_log(db: Database) -> None:
+        db.table("campaign_log").create({"id": int, "run_id": int}, pk="id")
 
     monkeypatch.setattr(schema, "MIGRATIONS", later)
 
     Store(db_path)
     Store(db_path)
 
-    assert applied_names(db_path) == [*SHIPPED, "0099_add_digest_deliveries"]
+    assert applied_names(db_path) == [*SHIPPED, "0099_add_campaign_log"]
     with Database(db_path) as db:
-        assert "digest_deliveries" in db.table_names()
+        assert "campaign_log" in db.table_names()
     assert Store(db_path).current_run().k == 3
 
 

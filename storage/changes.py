@@ -1,0 +1,132 @@
+"""How a run continues the previous one: segment matches, retired segments, movement, movers.
+
+Written inside ``Store.publish_run``'s transaction, read by the digest and `/segments changes`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from segmentation.matching import SegmentMatch
+from storage.errors import StoreError
+
+MOVEMENT_COLUMNS = ["from", "to", "customers"]
+MOVER_COLUMNS = ["customer_id", "from_segment", "from_name", "to_segment", "to_name"]
+
+
+class StalePublish(StoreError):
+    """The run was compared with a run that is no longer current: its movement would be wrong."""
+
+
+@dataclass(frozen=True)
+class RetiredSegment:
+    """A segment of the previous run that no segment of this run continues."""
+
+    segment_id: int
+    name: str
+
+
+@dataclass(frozen=True, eq=False)
+class RunChanges:
+    """How a new run relates to the run it was compared with, published together with it."""
+
+    previous_run_id: int | None  # must still be the current run when this one is published
+    matches: tuple[SegmentMatch, ...]
+    retired: tuple[RetiredSegment, ...] = ()
+    movement: pd.DataFrame = field(  # from, to, customers (segmentation.matching.movement_matrix)
+        default_factory=lambda: pd.DataFrame(columns=MOVEMENT_COLUMNS))
+
+
+def check_changes(changes: RunChanges, segment_ids: Sequence[int]) -> None:
+    """Refuse changes that do not describe the run being published, before any write."""
+    matched = sorted(m.segment_id for m in changes.matches)
+    if matched != sorted(segment_ids):
+        raise StoreError(f"cannot publish: segment matches cover segments {matched}, "
+                         f"the run has {sorted(segment_ids)}")
+    missing = set(MOVEMENT_COLUMNS) - set(changes.movement.columns)
+    if missing:
+        raise StoreError(f"cannot publish: movement lacks column(s) {sorted(missing)}")
+
+
+def check_still_current(current_run_id: int | None, changes: RunChanges) -> None:
+    """Inside the write transaction: the run compared with must still be the current one."""
+    if current_run_id != changes.previous_run_id:
+        raise StalePublish(
+            f"cannot publish: this run was compared with run {changes.previous_run_id}, but "
+            f"run {current_run_id} was published meanwhile; refresh again")
+
+
+def insert_changes(conn: sqlite3.Connection, run_id: int, changes: RunChanges) -> None:
+    """Write the matches, retired segments and movement of run ``run_id``."""
+    conn.executemany(
+        "INSERT INTO segment_matches (run_id, segment_id, previous_id, distance) "
+        "VALUES (?, ?, ?, ?)",
+        ((run_id, m.segment_id, m.previous_id, m.distance) for m in changes.matches))
+    conn.executemany(
+        "INSERT INTO retired_segments (run_id, segment_id, name) VALUES (?, ?, ?)",
+        ((run_id, r.segment_id, r.name) for r in changes.retired))
+    movement = changes.movement
+    conn.executemany(
+        "INSERT INTO movement (run_id, from_segment, to_segment, customers) VALUES (?, ?, ?, ?)",
+        zip([run_id] * len(movement), movement["from"].astype(str).tolist(),
+            movement["to"].astype(str).tolist(), movement["customers"].astype(int).tolist(),
+            strict=True))
+
+
+def next_segment_id(conn: sqlite3.Connection) -> int:
+    """One more than the largest segment id any run ever used: ids are never reused."""
+    (largest,) = conn.execute(
+        "SELECT max(segment_id) FROM (SELECT max(segment_id) AS segment_id FROM segments "
+        "UNION ALL SELECT max(segment_id) FROM retired_segments)").fetchone()
+    return 1 if largest is None else int(largest) + 1
+
+
+def segment_matches(conn: sqlite3.Connection, run_id: int) -> list[SegmentMatch]:
+    """The matches recorded for ``run_id``, by segment id."""
+    rows = conn.execute("SELECT segment_id, previous_id, distance FROM segment_matches "
+                        "WHERE run_id = ? ORDER BY segment_id", [run_id]).fetchall()
+    return [SegmentMatch(*row) for row in rows]
+
+
+def retired_segments(conn: sqlite3.Connection, run_id: int) -> list[RetiredSegment]:
+    """The previous run's segments that ``run_id`` retired, by segment id."""
+    rows = conn.execute("SELECT segment_id, name FROM retired_segments WHERE run_id = ? "
+                        "ORDER BY segment_id", [run_id]).fetchall()
+    return [RetiredSegment(*row) for row in rows]
+
+
+def movement(conn: sqlite3.Connection, run_id: int) -> pd.DataFrame:
+    """Customers per (from, to) for ``run_id``: segments in id order, then new / gone."""
+    rows = conn.execute(
+        "SELECT from_segment, to_segment, customers FROM movement WHERE run_id = ? "
+        "ORDER BY from_segment GLOB '[0-9]*' DESC, CAST(from_segment AS INTEGER), from_segment, "
+        "to_segment GLOB '[0-9]*' DESC, CAST(to_segment AS INTEGER), to_segment",
+        [run_id]).fetchall()
+    frame = pd.DataFrame(rows, columns=MOVEMENT_COLUMNS)
+    return frame.astype({"from": object, "to": object, "customers": "int64"})
+
+
+# The current run's key range is scanned once; each customer's previous segment is one
+# primary-key search. Segment names come from the small segments table.
+_MOVERS = """
+    SELECT cur.customer_id, prev.segment_id, before.name, cur.segment_id, after.name
+    FROM assignments AS cur
+    JOIN assignments AS prev ON prev.run_id = :previous AND prev.customer_id = cur.customer_id
+    JOIN segments AS before ON before.run_id = :previous AND before.segment_id = prev.segment_id
+    JOIN segments AS after ON after.run_id = :run AND after.segment_id = cur.segment_id
+    WHERE cur.run_id = :run AND prev.segment_id <> cur.segment_id
+    ORDER BY cur.customer_id
+"""
+
+
+def movers(conn: sqlite3.Connection, run_id: int, previous_run_id: int | None) -> pd.DataFrame:
+    """Customers in both runs whose segment changed, with both segments' ids and names."""
+    rows = [] if previous_run_id is None else conn.execute(
+        _MOVERS, {"run": run_id, "previous": previous_run_id}).fetchall()
+    frame = pd.DataFrame(rows, columns=MOVER_COLUMNS)
+    return frame.astype({"customer_id": object, "from_segment": "int64",
+                         "from_name": object, "to_segment": "int64", "to_name": object})
