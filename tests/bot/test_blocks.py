@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
-from bot.answers import Answer, Button, Section
+from bot.answers import Answer, Button, Section, overview_answer
 from bot.blocks import answer_blocks, answer_message, split_text
+from segmentation.result import SegmentProfile
+from storage.records import RunRecord
+from storage.store import Store
 
 LONG_NAME = "Affluent wine-loving catalogue buyers " * 8  # ~300 characters
 
@@ -118,3 +123,30 @@ def test_split_text_cuts_at_line_ends() -> None:
     assert split_text("aaa\nbbb\nccc", limit=7) == ["aaa\nbbb", "ccc"]
     assert split_text("x" * 10, limit=4) == ["xxxx", "xxxx", "xx"]
     assert split_text("\n\n") == []
+
+
+class SixtySegments:
+    """The published store, seen as if its run had 60 segments with 300-character names."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        base = store.list_segments()
+        self.segments = [replace(base[i % len(base)], segment_id=i + 1,
+                                 name=f"Segment {i + 1} {LONG_NAME}"[:300]) for i in range(60)]
+
+    def current_run(self) -> RunRecord | None:
+        return self.store.current_run()
+
+    def list_segments(self, run_id: int | None = None) -> list[SegmentProfile]:
+        return self.segments
+
+
+def test_the_real_overview_answer_fits_with_sixty_long_named_segments(
+        published_db: Path) -> None:
+    answer = overview_answer(SixtySegments(Store(published_db)))
+    message = answer_message(answer)
+    assert_within_limits(message)
+    for block in answer_blocks(answer):
+        block.to_dict()  # slack-sdk's own validation of each block
+    text = all_text(message)
+    assert all(f"*{i} · Segment {i} " in text for i in range(1, 61))

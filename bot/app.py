@@ -1,0 +1,40 @@
+"""The composition root of the Slack bot: settings and store in, a Bolt App out."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.delivery import Renderer, bounded, build_web_client, render
+from bot.handling import Clock, Deps, utc_now
+from bot.listeners import register_listeners
+from bot.settings import Settings
+from storage.store import Store
+
+# Bolt runs each listener on this pool and answers Slack once the listener has called ack().
+# A listener keeps its thread while it renders and uploads, so the pool is much larger than
+# the number of charts drawn at once: a burst of slow answers never delays another's ack.
+LISTENER_THREADS = 32
+RENDER_SLOTS = 4  # charts drawn at once (CPU and memory), whatever the burst
+
+
+def create_app(settings: Settings, store: Store, *, client: WebClient | None = None,
+               now: Clock = utc_now, renderer: Renderer = render) -> App:
+    """A Bolt App answering segbot's commands and buttons from `store`.
+
+    The Web API client defaults to one on `settings.slack_api_url` with retries for 429 and
+    5xx; Bolt checks the token with `auth.test` on it when the App is built. Listeners run
+    after `ack()` on Bolt's thread pool (`process_before_response=False`), so an answer that
+    takes longer than 3 seconds still has its request acknowledged in time.
+    """
+    app = App(
+        client=client or build_web_client(settings),
+        signing_secret=settings.signing_secret or "",  # unused in Socket Mode
+        process_before_response=False,
+        listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="segbot"),
+    )
+    register_listeners(app, Deps(settings=settings, store=store, now=now,
+                                 renderer=bounded(renderer, RENDER_SLOTS)))
+    return app

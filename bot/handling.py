@@ -1,0 +1,77 @@
+"""What the bot does with one request, whichever listener received it.
+
+Parse, check access and audit customer-level requests, answer from the store, deliver. The
+listeners call this after `ack()`, so nothing here counts against Slack's 3 seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from slack_sdk import WebClient
+
+from bot import answers
+from bot.delivery import Renderer, Target, deliver, render
+from bot.settings import Settings
+from storage.store import Store
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Deps:
+    """What listeners need, passed in by the app factory: nothing is global."""
+
+    settings: Settings
+    store: Store
+    now: Clock = utc_now
+    renderer: Renderer = render
+
+
+def answer_command(deps: Deps, client: WebClient, target: Target, command: str,
+                   text: str) -> None:
+    """Answer what a user typed after a slash command; bad input gets the usage text."""
+    try:
+        request = answers.parse_request(command, text)
+    except answers.UsageError as error:
+        deliver(answers.error_answer(str(error)), target, client)
+        return
+    answer_request(deps, client, target, request)
+
+
+def answer_request(deps: Deps, client: WebClient, target: Target,
+                   request: answers.Request) -> None:
+    """Answer a parsed request; customer-level ones are access-checked and audited first."""
+    if request.audited:
+        refusal = access_refusal(deps.settings, target)
+        deps.store.record_audit(at=deps.now(), actor=target.user_id,
+                                channel=target.channel_id, action=request.kind,
+                                subject=request.argument, allowed=refusal is None)
+        if refusal is not None:
+            deliver(answers.error_answer(refusal), target, client)
+            return
+    try:
+        answer = answers.answer(deps.store, request)
+    except answers.UsageError as error:
+        answer = answers.error_answer(str(error))
+    deliver(answer, target, client, renderer=deps.renderer)
+
+
+def access_refusal(settings: Settings, target: Target) -> str | None:
+    """Why customer-level data may not be shown to this user in this channel, if it may not."""
+    if settings.may_see_customers(target.user_id, target.channel_id):
+        return None
+    if settings.allowed_users and target.user_id not in settings.allowed_users:
+        return ("Customer-level data (`/customer`, exports) is limited to named people, and "
+                "you are not on the list. Ask whoever runs segbot to add your Slack member ID "
+                f"`{target.user_id}` to SEGBOT_ALLOWED_USERS. This request was logged.")
+    return ("Customer-level data (`/customer`, exports) can only be asked for in approved "
+            "channels, and this is not one of them. Ask again in an approved channel, or ask "
+            f"whoever runs segbot to add `{target.channel_id}` to SEGBOT_ALLOWED_CHANNELS. "
+            "This request was logged.")

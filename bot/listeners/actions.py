@@ -1,0 +1,37 @@
+"""The buttons on answers: "Profile" under each segment, "Export CSV" under a segment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.delivery import Target
+from bot.handling import Deps, answer_command
+
+PROFILE = "segment_profile"
+EXPORT = "segment_export"
+
+
+def register(app: App, deps: Deps) -> None:
+    def on_profile(ack: Ack, body: dict[str, Any], action: dict[str, Any],
+                   client: WebClient) -> None:
+        ack()
+        answer_command(deps, client, button_target(body), "cluster", action.get("value", ""))
+
+    def on_export(ack: Ack, body: dict[str, Any], action: dict[str, Any],
+                  client: WebClient) -> None:
+        ack()
+        answer_command(deps, client, button_target(body), "cluster",
+                       f"{action.get('value', '')} export")
+
+    app.action(PROFILE)(on_profile)
+    app.action(EXPORT)(on_export)
+
+
+def button_target(body: dict[str, Any]) -> Target:
+    """Who clicked, where: a click answers like the command it saves typing."""
+    channel = (body.get("channel") or {}).get("id") or body["container"]["channel_id"]
+    return Target(user_id=body["user"]["id"], channel_id=channel,
+                  response_url=body["response_url"], from_button=True)

@@ -1,0 +1,27 @@
+"""The slash commands: /segments, /cluster and /customer.
+
+Each acknowledges at once, then answers through the command's response_url.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.delivery import Target
+from bot.handling import Deps, answer_command
+
+COMMANDS = ("/segments", "/cluster", "/customer")
+
+
+def register(app: App, deps: Deps) -> None:
+    def on_command(ack: Ack, command: dict[str, Any], client: WebClient) -> None:
+        ack()  # first: Slack shows "operation_timeout" after 3 s, whatever follows
+        target = Target(user_id=command["user_id"], channel_id=command["channel_id"],
+                        response_url=command["response_url"])
+        answer_command(deps, client, target, command["command"], command.get("text", ""))
+
+    for name in COMMANDS:
+        app.command(name)(on_command)
