@@ -1,0 +1,45 @@
+"""`segbot serve` start-up: configuration problems are reported, the manifest matches the code."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.listeners.commands import COMMANDS
+from bot.server import serve_command
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_serve_lists_every_missing_variable_and_exits_2(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    args = argparse.Namespace(http=True, port=None, db=tmp_path / "segbot.db")
+    assert serve_command(args, {"SEGBOT_TIMEZONE": "Nowhere/Land"}) == 2
+    error = capsys.readouterr().err
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SEGBOT_TIMEZONE"):
+        assert name in error
+    assert not (tmp_path / "segbot.db").exists()  # nothing started
+
+
+def test_socket_mode_asks_for_the_app_token(capsys: pytest.CaptureFixture[str],
+                                            tmp_path: Path) -> None:
+    args = argparse.Namespace(http=False, port=None, db=tmp_path / "segbot.db")
+    assert serve_command(args, {"SLACK_BOT_TOKEN": "xoxb-1"}) == 2
+    assert "SLACK_APP_TOKEN is not set" in capsys.readouterr().err
+
+
+def test_manifest_declares_what_the_bot_handles() -> None:
+    manifest = (ROOT / "manifest.yml").read_text()
+    assert re.findall(r"- command: (/\w+)", manifest) == list(COMMANDS)
+    scopes = re.findall(r"^\s+- ([a-z:.]+)", manifest.split("bot:", 1)[1], re.MULTILINE)
+    assert {"commands", "chat:write", "files:write"} <= set(scopes)
+    assert "socket_mode_enabled: true" in manifest
+    assert re.search(r"interactivity:\s+is_enabled: true", manifest)
+
+
+def test_procfile_runs_one_worker_or_one_web_process() -> None:
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    assert lines == ["worker: segbot serve", "web: segbot serve --http --port $PORT"]
