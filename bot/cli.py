@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bot import answers, terminal
-from bot.refresh import refresh
+from bot.refresh import RefreshInProgress, refresh
 from segmentation.errors import SegmentationError
 from segmentation.model import ModelConfig
 from segmentation.schema import load_schema_file
@@ -33,7 +33,8 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
     args = parser.parse_args(argv)
     try:
         return args.handler(args, environ) or 0
-    except (CliError, SegmentationError, StoreError, answers.UsageError) as error:
+    except (CliError, SegmentationError, StoreError, RefreshInProgress,
+            answers.UsageError) as error:
         print(f"segbot: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
