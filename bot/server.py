@@ -11,6 +11,7 @@ import argparse
 import logging
 import sqlite3
 import sys
+import threading
 from collections.abc import Mapping
 
 import uvicorn
@@ -18,6 +19,7 @@ from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_bolt.error import BoltError
+from slack_sdk.errors import SlackApiError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -55,8 +57,17 @@ def serve_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         log.info("serving HTTP on port %s (%s, %s)", port, EVENTS_PATH, HEALTH_PATH)
         build_http_server(app, store, host="0.0.0.0", port=port).run()
     else:
-        log.info("connecting to Slack in Socket Mode")
-        socket_mode_handler(app, settings).start()
+        handler = socket_mode_handler(app, settings)
+        try:
+            handler.connect()
+        except SlackApiError as error:
+            print(f"segbot: cannot connect in Socket Mode: Slack answered "
+                  f"{error.response.get('error')!r} to apps.connections.open; check that "
+                  "SLACK_APP_TOKEN is the app-level token (xapp-) with connections:write",
+                  file=sys.stderr)
+            return 2
+        log.info("connected to Slack in Socket Mode")
+        threading.Event().wait()  # the client's own threads serve and reconnect
     return 0
 
 

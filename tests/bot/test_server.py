@@ -10,6 +10,7 @@ import pytest
 
 from bot.listeners.commands import COMMANDS
 from bot.server import serve_command
+from tests.bot.fake_slack import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,3 +44,24 @@ def test_manifest_declares_what_the_bot_handles() -> None:
 def test_procfile_runs_one_worker_or_one_web_process() -> None:
     lines = (ROOT / "Procfile").read_text().splitlines()
     assert lines == ["worker: segbot serve", "web: segbot serve --http --port $PORT"]
+
+
+def test_a_token_slack_rejects_stops_start_up_with_a_clear_message(
+        capsys: pytest.CaptureFixture[str], slack: FakeSlack, db_path: Path) -> None:
+    slack.fail("auth.test", "invalid_auth")
+    args = argparse.Namespace(http=True, port=None, db=db_path)
+    environ = {"SLACK_BOT_TOKEN": "xoxb-revoked", "SLACK_SIGNING_SECRET": "s",
+               "SEGBOT_SLACK_API_URL": slack.api_url}
+    assert serve_command(args, environ) == 2
+    error = capsys.readouterr().err
+    assert "cannot start" in error and "invalid_auth" in error
+
+
+def test_a_wrong_app_token_stops_socket_mode_with_a_clear_message(
+        capsys: pytest.CaptureFixture[str], slack: FakeSlack, db_path: Path) -> None:
+    args = argparse.Namespace(http=False, port=None, db=db_path)
+    environ = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-wrong",
+               "SEGBOT_SLACK_API_URL": slack.api_url}  # the fake refuses apps.connections.open
+    assert serve_command(args, environ) == 2
+    error = capsys.readouterr().err
+    assert "not_allowed_token_type" in error and "SLACK_APP_TOKEN" in error
