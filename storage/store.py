@@ -91,7 +91,7 @@ class Store:
             check_changes(changes, [row["segment_id"] for row in segments])
         # Everything above is built before the write lock is taken; readers see either the
         # previous run or this one, never part of it.
-        with self._connect() as db, db.atomic():
+        with self._writing() as db:
             run_id = _insert_run(db, run)
             if changes is not None:  # read after the first write: under the write lock
                 check_still_current(_current_run_id(db), changes)
@@ -208,18 +208,9 @@ class Store:
         if at.tzinfo is None:
             raise ValueError("audit times must be timezone-aware")
         row = (at.isoformat(), actor, channel, action, subject, int(allowed))
-        with self._connect() as db:
-            # Take the write lock before anything else: a deferred transaction that read
-            # first fails at once with "database is locked" when another thread has written
-            # since, where BEGIN IMMEDIATE waits its turn (busy_timeout).
-            db.conn.execute("BEGIN IMMEDIATE")
-            try:
-                cursor = db.conn.execute(_INSERT_AUDIT, row)
-            except BaseException:
-                db.conn.rollback()
-                raise
-            db.conn.commit()
-            return int(cursor.lastrowid)
+        with self._writing() as db:
+            cursor = db.conn.execute(_INSERT_AUDIT, row)
+        return int(cursor.lastrowid)
 
     def audit_entries(self, limit: int = 100, *, actor: str | None = None) -> list[AuditEntry]:
         """Return up to ``limit`` audit entries, newest first, optionally for one actor."""
@@ -278,7 +269,7 @@ class Store:
     def claim_delivery(self, run_id: int, channel: str, *, at: datetime) -> bool:
         """Claim the right to post run ``run_id``'s digest to ``channel``; False if it is
         posted, being posted, or was claimed by another process first."""
-        with self._connect() as db, db.atomic():
+        with self._writing() as db:
             if deliveries.claim(db.conn, run_id, channel, at):
                 return True
             _fetch_run(db, run_id)  # an unknown run is an error, not "already posted"
@@ -286,17 +277,17 @@ class Store:
 
     def record_digest_message(self, run_id: int, channel: str, ts: str) -> None:
         """Note that the digest message is in the channel, so a retry only sends its files."""
-        with self._connect() as db, db.atomic():
+        with self._writing() as db:
             deliveries.record_message(db.conn, run_id, channel, ts)
 
     def mark_delivered(self, run_id: int, channel: str, *, at: datetime) -> None:
         """The digest and its files are in the channel."""
-        with self._connect() as db, db.atomic():
+        with self._writing() as db:
             deliveries.mark_posted(db.conn, run_id, channel, at)
 
     def mark_failed(self, run_id: int, channel: str, error: str) -> None:
         """The post failed with ``error``; the delivery is pending again."""
-        with self._connect() as db, db.atomic():
+        with self._writing() as db:
             deliveries.mark_failed(db.conn, run_id, channel, error)
 
     def get_delivery(self, run_id: int, channel: str) -> Delivery | None:
@@ -325,6 +316,21 @@ class Store:
             yield db
         finally:
             db.close()
+
+    @contextmanager
+    def _writing(self) -> Iterator[Database]:
+        """Yield a connection inside one write transaction that holds the write lock from
+        the start (BEGIN IMMEDIATE). A deferred transaction that reads first (sqlite-utils
+        reads the schema before inserting) fails at once with "database is locked" when
+        another connection wrote since; this one waits its turn (busy_timeout)."""
+        with self._connect() as db:
+            db.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.conn.rollback()
+                raise
+            db.conn.commit()
 
     @contextmanager
     def _reading(self) -> Iterator[Database]:
