@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from bot import comparison
 from segmentation import charts
 from segmentation.naming import format_value
 from segmentation.result import FeatureStat, SegmentProfile
@@ -303,9 +304,31 @@ def _history_sections(record: CustomerRecord) -> tuple[Section, ...]:
 
 
 def changes_answer(store: Store) -> Answer:
-    run = _require_run(store)
-    return Answer("Changes since the previous run", (Section(
-        "Movement between runs is not tracked yet."),), run_context(run))
+    """Who moved between segments from the previous run to the current one, with a chart."""
+    cmp = comparison.load_comparison(store)
+    run = cmp.run
+    if cmp.previous is None:
+        return Answer("Changes since the previous run", (Section(
+            f"Run {run.id} is the first run, so there is nothing to compare with yet. After "
+            "the next refresh this shows who moved between segments."),), run_context(run),
+            in_channel=True)
+    title = f"Changes from run {cmp.previous.id} to run {run.id}"
+    if not cmp.has_movement:
+        return Answer(title, (Section(
+            f"Movement between run {cmp.previous.id} and run {run.id} was not recorded "
+            "(run published before segbot tracked it)."),), run_context(run), in_channel=True)
+    moves = comparison.biggest_moves(cmp, limit=8)
+    sections = [Section(comparison.flow_summary(cmp)),
+                Section("*Biggest movements*\n" + "\n".join(f"• {m}" for m in moves)
+                        if moves else "Nobody changed segment.")]
+    for heading, lines in (("New segments", comparison.new_segment_lines(cmp)),
+                           ("Retired segments", comparison.retired_lines(cmp))):
+        if lines:
+            sections.append(Section(f"*{heading}*\n" + "\n".join(f"• {line}" for line in lines)))
+    chart = Attachment(f"migration-run{cmp.previous.id}-to-run{run.id}.png",
+                       f"Where customers moved between run {cmp.previous.id} and run {run.id}",
+                       lambda: charts.render_migration_chart(comparison.migration_matrix(cmp)))
+    return Answer(title, tuple(sections), run_context(run), charts=(chart,), in_channel=True)
 
 
 def _safe(text: str) -> str:

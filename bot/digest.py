@@ -1,0 +1,290 @@
+"""The digest of a run: what changed since the last one, posted once to the digest channel.
+
+`segbot digest` prints it; `segbot digest --post` and the scheduled refresh post it. Every
+post is claimed in the store first (one per run and channel), so a restart, a retried job or
+a second process never posts the same digest twice; a post that failed is retried later.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot import comparison as compare
+from bot import terminal
+from bot.answers import Answer, Attachment, Section, error_answer, run_context
+from bot.blocks import answer_message
+from bot.delivery import INVITE, NOT_A_MEMBER, build_web_client
+from bot.settings import Settings, SettingsError, load_settings
+from segmentation import charts
+from storage.errors import StoreError
+from storage.records import RunRecord
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+MAX_MOVES = 5
+MAX_QUALITY_NOTES = 8
+
+
+class DigestError(Exception):
+    """The digest could not be posted; the message says why and what to do."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- building ------------------------------------------------------------------------------
+
+
+def digest_answer(store: Store, run_id: int | None = None, *,
+                  include_movers: bool = True) -> Answer:
+    """The digest of run `run_id` (default: current) with its charts and the movers CSV."""
+    cmp = compare.load_comparison(store, run_id)
+    run = cmp.run
+    sections = [Section(_opening(cmp)), Section("*Segment sizes*\n" + _bullets(
+        compare.size_lines(cmp)))]
+    if cmp.previous is not None:
+        sections.append(Section(_movement_text(cmp)))
+    for heading, lines in (("New segments", compare.new_segment_lines(cmp)),
+                           ("Retired segments", compare.retired_lines(cmp))):
+        if lines:
+            sections.append(Section(f"*{heading}*\n" + _bullets(lines)))
+    sections.append(Section("*Data quality*\n" + _bullets(quality_notes(run))))
+    sections.append(Section(_model_text(run)))
+    return Answer(f"Segments digest · {run.finished_at:%a %d %b %Y}", tuple(sections),
+                  run_context(run), charts=digest_charts(cmp),
+                  files=_movers_file(store, cmp) if include_movers else (), in_channel=True)
+
+
+def _opening(cmp: compare.Comparison) -> str:
+    run = cmp.run
+    text = (f"*Run {run.id}*, refreshed {run.finished_at:%Y-%m-%d %H:%M} UTC from "
+            f"`{Path(run.source).name}`: {run.rows_in:,} rows read, {run.rows_kept:,} customers "
+            f"in {run.k} segments.")
+    if cmp.previous is None:
+        return text + " This is the first run, so there is nothing to compare with yet."
+    return text + (f" Compared with run {cmp.previous.id} of "
+                   f"{cmp.previous.finished_at:%Y-%m-%d}.")
+
+
+def _movement_text(cmp: compare.Comparison) -> str:
+    moves = compare.biggest_moves(cmp, MAX_MOVES)
+    lines = ["*What changed*", compare.flow_summary(cmp)]
+    lines += [f"• {move}" for move in moves] or ["• Nobody changed segment."]
+    return "\n".join(lines)
+
+
+def _bullets(lines: list[str]) -> str:
+    return "\n".join(f"• {line}" for line in lines) if lines else "• none"
+
+
+def quality_notes(run: RunRecord) -> list[str]:
+    """Rows dropped and why first, then the other cleaning steps, as short lines."""
+    steps = sorted(run.cleaning.steps, key=lambda s: s.action != "dropped rows")
+    notes = [f"{run.rows_dropped:,} of {run.rows_in:,} rows left out"
+             if run.rows_dropped else f"All {run.rows_in:,} rows kept"]
+    for step in steps[:MAX_QUALITY_NOTES]:
+        where = f" ({step.column})" if step.column else ""
+        notes.append(f"{step.action} ×{step.count:,}{where}: {step.reason}")
+    if len(steps) > MAX_QUALITY_NOTES:
+        notes.append(f"and {len(steps) - MAX_QUALITY_NOTES} more cleaning steps "
+                     "(`segbot refresh` prints them all)")
+    return notes
+
+
+def _model_text(run: RunRecord) -> str:
+    quality = (f" · silhouette {run.silhouette:.2f} (0 = segments overlap, 1 = cleanly "
+               "separated)" if run.silhouette is not None else "")
+    return f"*Model quality*\nk = {run.k}{quality}\n{run.k_reason}"
+
+
+def digest_charts(cmp: compare.Comparison) -> tuple[Attachment, ...]:
+    """The migration heatmap (when there is a previous run) and the segment sizes."""
+    run, segments = cmp.run, cmp.segments
+    sizes = Attachment(f"sizes-run{run.id}.png", f"Customers per segment, run {run.id}",
+                       lambda: charts.render_sizes_chart(segments))
+    if not cmp.has_movement:
+        return (sizes,)
+    migration = Attachment(
+        f"migration-run{cmp.previous.id}-to-run{run.id}.png",
+        f"Where customers moved between run {cmp.previous.id} and run {run.id}",
+        lambda: charts.render_migration_chart(compare.migration_matrix(cmp)))
+    return (migration, sizes)
+
+
+def _movers_file(store: Store, cmp: compare.Comparison) -> tuple[Attachment, ...]:
+    if not cmp.has_movement:
+        return ()
+    run_id = cmp.run.id
+    return (Attachment(f"movers-run{run_id}.csv",
+                       f"Customers who changed segment since run {cmp.previous.id}",
+                       lambda: store.movers(run_id).to_csv(index=False).encode("utf-8")),)
+
+
+# -- posting -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PostOutcome:
+    """What `post_digest` did: posted now, or found it posted (or being posted) already."""
+
+    run_id: int
+    channel: str
+    posted: bool
+    detail: str
+
+
+def post_digest(store: Store, client: WebClient, channel: str, *, run_id: int | None = None,
+                include_movers: bool = True, now: Clock = utc_now) -> PostOutcome:
+    """Post run `run_id`'s digest (default: current) to `channel`, unless already posted.
+
+    Raises `DigestError` when Slack refuses or cannot be reached; the delivery is then
+    pending and is retried by `retry_pending_digests`.
+    """
+    run = store.get_run(run_id) if run_id is not None else store.current_run()
+    if run is None:
+        raise DigestError("no published run yet: nothing to post")
+    if not store.claim_delivery(run.id, channel, at=now()):
+        return PostOutcome(run.id, channel, False, _already(store, run.id, channel))
+    delivery = store.get_delivery(run.id, channel)
+    try:
+        answer = digest_answer(store, run.id, include_movers=include_movers)
+        if delivery.message_ts is None:  # a retry after the files failed sends only them
+            response = client.chat_postMessage(channel=channel, **_message(answer))
+            store.record_digest_message(run.id, channel, response["ts"])
+        _upload(client, channel, answer)
+    except Exception as error:  # recorded as pending, then reported: never lost silently
+        store.mark_failed(run.id, channel, _describe(error))
+        if isinstance(error, SlackClientError | OSError):
+            raise DigestError(_explain(error, channel)) from error
+        raise
+    store.mark_delivered(run.id, channel, at=now())
+    return PostOutcome(run.id, channel, True, f"digest of run {run.id} posted to {channel}")
+
+
+def _message(answer: Answer) -> dict:
+    message = answer_message(answer)
+    return {"text": message["text"], "blocks": message["blocks"]}
+
+
+def _upload(client: WebClient, channel: str, answer: Answer) -> None:
+    """The charts and the CSV as one message under the digest."""
+    attachments = answer.charts + answer.files
+    if not attachments:
+        return
+    client.files_upload_v2(channel=channel, file_uploads=[
+        {"content": a.render(), "filename": a.filename, "title": a.title,
+         "alt_txt": a.title[:1000]} for a in attachments])
+
+
+def _already(store: Store, run_id: int, channel: str) -> str:
+    delivery = store.get_delivery(run_id, channel)
+    if delivery is not None and delivery.posted_at is not None:
+        return (f"the digest of run {run_id} was already posted to {channel} at "
+                f"{delivery.posted_at:%Y-%m-%d %H:%M} UTC; nothing posted")
+    return (f"the digest of run {run_id} to {channel} was claimed at "
+            f"{delivery.claimed_at:%Y-%m-%d %H:%M} UTC and never confirmed (a post in progress, "
+            "or one cut off mid-way); nothing posted, so that it cannot appear twice — check "
+            "the channel")
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, SlackApiError):
+        return f"slack: {error.response.get('error', 'unknown_error')}"
+    return f"{type(error).__name__}: {error}"[:500]
+
+
+def _explain(error: BaseException, channel: str) -> str:
+    if isinstance(error, SlackApiError):
+        code = error.response.get("error", "unknown_error")
+        if code in NOT_A_MEMBER:
+            return f"Slack refused the digest ({code}): {INVITE} in {channel}"
+        return f"Slack refused the digest ({code}); it will be retried on the next start"
+    return f"could not reach Slack ({error}); the digest will be retried on the next start"
+
+
+def retry_pending_digests(store: Store, client: WebClient, *, now: Clock = utc_now,
+                          movers_to: Callable[[str], bool] = lambda channel: True
+                          ) -> list[PostOutcome]:
+    """Post again every digest whose last post failed, oldest run first.
+
+    `movers_to(channel)` says whether the movers CSV may go to that channel.
+    """
+    outcomes = []
+    for delivery in store.pending_deliveries():
+        try:
+            outcomes.append(post_digest(store, client, delivery.channel,
+                                        run_id=delivery.run_id, now=now,
+                                        include_movers=movers_to(delivery.channel)))
+        except DigestError as error:
+            log.warning("digest of run %s still not posted: %s", delivery.run_id, error)
+    return outcomes
+
+
+def post_refresh_failure(client: WebClient, channel: str, cause: str, *, data: Path | None,
+                         serving: RunRecord | None, next_try: datetime | None) -> None:
+    """Tell the digest channel a scheduled refresh failed, why, and what is served now."""
+    source = f" from `{data}`" if data is not None else ""
+    served = (f"Answers still come from run {serving.id} of "
+              f"{serving.finished_at:%Y-%m-%d %H:%M} UTC." if serving is not None else
+              "There are no segments yet.")
+    retry = (f" The next scheduled refresh, {next_try:%a %d %b %H:%M %Z}, will try again."
+             if next_try is not None else "")
+    text = f":warning: The scheduled refresh{source} failed: {cause}\n{served}{retry}"
+    client.chat_postMessage(channel=channel, **_message(error_answer(text)))
+
+
+# -- the command ---------------------------------------------------------------------------
+
+
+def digest_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    """`segbot digest [--post]`: print the current run's digest, or post it once."""
+    try:
+        settings = load_settings(environ, require_slack=False)
+    except SettingsError as error:
+        print(f"segbot: {error}", file=sys.stderr)
+        return 2
+    store = Store(args.db)
+    if not args.post:
+        answer = digest_answer(store)
+        print(terminal.render_text(answer), end="")
+        for attachment in answer.charts + answer.files:
+            print(f"attached when posted: {attachment.filename} — {attachment.title}")
+        return 0
+    try:
+        channel = _channel(settings)
+        outcome = post_digest(store, _client(settings), channel,
+                              include_movers=movers_allowed(settings, channel))
+    except (DigestError, StoreError) as error:
+        print(f"segbot: error: {error}", file=sys.stderr)
+        return 2
+    print(outcome.detail)
+    return 0
+
+
+def movers_allowed(settings: Settings, channel: str) -> bool:
+    """The movers CSV names customers: only to channels allowed to see them, if limited."""
+    return not settings.allowed_channels or channel in settings.allowed_channels
+
+
+def _client(settings: Settings) -> WebClient:
+    if settings.bot_token is None:
+        raise DigestError("SLACK_BOT_TOKEN is not set: the digest is posted as the bot")
+    return build_web_client(settings)
+
+
+def _channel(settings: Settings) -> str:
+    if settings.digest_channel is None:
+        raise DigestError("SEGBOT_DIGEST_CHANNEL is not set (a channel ID like C0123ABC)")
+    return settings.digest_channel
