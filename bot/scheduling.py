@@ -1,0 +1,252 @@
+"""The scheduled refresh inside the bot process: refresh on a cron schedule, then post the digest.
+
+APScheduler 3 keeps jobs in memory, so a refresh missed while the bot was down is caught up on
+start when its slot is less than the misfire grace time ago. On start the bot also retries every
+digest whose post failed. Refreshes never overlap: `bot.refresh` holds a lock across processes,
+and the job itself runs at most one instance at a time. Without SEGBOT_DATA nothing is
+scheduled: refreshes are then run by hand with `segbot refresh`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from pathlib import Path
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.cron import CronTrigger
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackClientError
+
+from bot.digest import (
+    DigestError,
+    movers_allowed,
+    post_digest,
+    post_refresh_failure,
+    retry_pending_digests,
+)
+from bot.refresh import RefreshInProgress, refresh
+from bot.settings import Settings, SettingsError, load_settings
+from segmentation.errors import DataError, SegmentationError
+from segmentation.model import ModelConfig
+from storage.errors import StoreError
+from storage.records import RunRecord
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+JOB_ID = "segbot-refresh"
+STARTUP_JOB_ID = "segbot-startup"
+MISFIRE_GRACE = timedelta(hours=6)  # a refresh up to 6 h late (bot down, machine asleep) runs
+DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab's order: 0 = Sunday
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def refresh_trigger(settings: Settings) -> CronTrigger:
+    """SEGBOT_REFRESH_CRON in SEGBOT_TIMEZONE (default: Mondays 06:00 UTC)."""
+    return crontab_trigger(settings.refresh_cron, settings.tzinfo)
+
+
+def crontab_trigger(expression: str, timezone: tzinfo) -> CronTrigger:
+    """A trigger for a standard crontab line, where weekday 0 or 7 is Sunday and 1 Monday.
+
+    APScheduler 3's `CronTrigger.from_crontab` counts weekdays from Monday = 0, so "* * * * 1"
+    would run on Tuesdays; numeric weekdays are turned into names first.
+    """
+    fields = expression.split()
+    if len(fields) == 5:
+        fields[4] = crontab_weekdays(fields[4])
+    return CronTrigger.from_crontab(" ".join(fields), timezone=timezone)
+
+
+def crontab_weekdays(field: str) -> str:
+    """A crontab day-of-week field with every number written as a day name."""
+    names: list[str] = []
+    for item in field.split(","):
+        base, _, step = item.partition("/")
+        if not step and not any(char.isdigit() for char in base):
+            names.append(item)  # "*", "mon", "mon-fri": APScheduler reads names as cron does
+            continue
+        first, _, last = ("0-6" if base == "*" else base).partition("-")
+        start = _weekday(first)
+        end = _weekday(last) if last else (6 if step else start)
+        names += [DAY_NAMES[day % 7] for day in range(start, end + 1, int(step or 1))]
+    return ",".join(dict.fromkeys(names))
+
+
+def _weekday(token: str) -> int:
+    token = token.strip().lower()
+    return int(token) if token.isdigit() else DAY_NAMES.index(token[:3])
+
+
+def next_run_times(trigger: CronTrigger, count: int, now: datetime) -> list[datetime]:
+    """The next `count` times the refresh will run after `now`."""
+    times: list[datetime] = []
+    fire = trigger.get_next_fire_time(None, now)
+    while fire is not None and len(times) < count:
+        times.append(fire)
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return times
+
+
+def missed_slot(trigger: CronTrigger, last_started: datetime | None, now: datetime,
+                grace: timedelta = MISFIRE_GRACE) -> datetime | None:
+    """The latest slot in the last `grace` that no refresh started after, if any."""
+    slot = None
+    fire = trigger.get_next_fire_time(None, now - grace)
+    while fire is not None and fire <= now:
+        slot = fire
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    if slot is None or (last_started is not None and last_started >= slot):
+        return None
+    return slot
+
+
+@dataclass(frozen=True)
+class ScheduledRefresh:
+    """The job: refresh from SEGBOT_DATA (read afresh each time), then post the digest."""
+
+    settings: Settings
+    store: Store
+    client: WebClient
+    trigger: CronTrigger
+    now: Clock = utc_now
+    config: ModelConfig = field(default_factory=ModelConfig)
+
+    def __call__(self) -> RunRecord | None:
+        """Run once; return the published run, or None when it failed or was refused."""
+        try:
+            run = refresh(self.store, self._data(), config=self.config, now=self.now)
+        except RefreshInProgress as error:
+            log.warning("scheduled refresh skipped: %s", error)
+            return None
+        except Exception as error:  # the job's boundary: every failure is reported
+            log.exception("scheduled refresh failed")
+            self._report_failure(describe_failure(error))
+            return None
+        log.info("scheduled refresh published run %s", run.id)
+        self._post_digest(run)
+        return run
+
+    def _data(self) -> Path:
+        if self.settings.data_path is None:
+            raise DataError("SEGBOT_DATA is not set: there is no customer table to refresh from")
+        return self.settings.data_path
+
+    def _report_failure(self, cause: str) -> None:
+        channel = self.settings.digest_channel
+        if channel is None:
+            return
+        try:
+            post_refresh_failure(self.client, channel, cause, data=self.settings.data_path,
+                                 serving=self.store.current_run(),
+                                 next_try=self._next_slot())
+        except (SlackClientError, OSError) as error:
+            log.error("could not post the refresh failure notice to %s: %s", channel, error)
+
+    def _next_slot(self) -> datetime | None:
+        """The next scheduled time strictly after now (the job may run exactly on its slot)."""
+        return self.trigger.get_next_fire_time(None, self.now() + timedelta(seconds=1))
+
+    def _post_digest(self, run: RunRecord) -> None:
+        channel = self.settings.digest_channel
+        if channel is None:
+            log.info("SEGBOT_DIGEST_CHANNEL is not set: no digest posted")
+            return
+        try:
+            outcome = post_digest(self.store, self.client, channel, run_id=run.id, now=self.now,
+                                  include_movers=movers_allowed(self.settings, channel))
+        except DigestError as error:
+            log.error("digest of run %s not posted (retried on next start): %s", run.id, error)
+            return
+        log.info(outcome.detail)
+
+
+def describe_failure(error: BaseException) -> str:
+    """The cause of a failed refresh as a marketer or an operator can act on it."""
+    if isinstance(error, SegmentationError | StoreError):
+        return str(error)
+    return f"unexpected {type(error).__name__}: {error} (details in the bot's log)"
+
+
+@dataclass(frozen=True)
+class StartupTasks:
+    """On start: retry digests whose post failed, then catch up a refresh missed while down."""
+
+    job: ScheduledRefresh
+
+    def __call__(self) -> None:
+        job = self.job
+        for outcome in retry_pending_digests(
+                job.store, job.client, now=job.now,
+                movers_to=lambda channel: movers_allowed(job.settings, channel)):
+            log.info("retried: %s", outcome.detail)
+        if job.settings.data_path is None:
+            return
+        latest = job.store.current_run()
+        slot = missed_slot(job.trigger, latest.started_at if latest else None, job.now())
+        if slot is not None:
+            log.info("catching up the refresh scheduled for %s", slot.isoformat())
+            job()
+
+
+def start_scheduler(settings: Settings, store: Store, client: WebClient, *,
+                    scheduler: BaseScheduler | None = None, now: Clock = utc_now,
+                    config: ModelConfig | None = None) -> BaseScheduler:
+    """Schedule the refresh (and the start-up tasks, once) and start the scheduler."""
+    scheduler = scheduler or BackgroundScheduler(timezone=settings.tzinfo)
+    trigger = refresh_trigger(settings)
+    job = ScheduledRefresh(settings, store, client, trigger, now, config or ModelConfig())
+    if settings.data_path is not None:
+        scheduler.add_job(job, trigger, id=JOB_ID, name="refresh segments, post the digest",
+                          replace_existing=True, coalesce=True, max_instances=1,
+                          misfire_grace_time=int(MISFIRE_GRACE.total_seconds()))
+        log.info("scheduled refresh from %s; next: %s", settings.data_path,
+                 ", ".join(t.isoformat() for t in next_run_times(trigger, 1, now())))
+    else:
+        log.info("SEGBOT_DATA is not set: no scheduled refresh (run `segbot refresh`)")
+    scheduler.add_job(StartupTasks(job), id=STARTUP_JOB_ID, name="retry digests, catch up",
+                      replace_existing=True, max_instances=1)  # no trigger: once, at start
+    if not scheduler.running:
+        scheduler.start()
+    return scheduler
+
+
+def schedule_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    """`segbot schedule`: the next refresh times, and what the refresh reads and posts."""
+    try:
+        settings = load_settings(environ, require_slack=False)
+    except SettingsError as error:
+        print(f"segbot: {error}", file=sys.stderr)
+        return 2
+    print(schedule_text(settings, args.count, utc_now()))
+    return 0
+
+
+def schedule_text(settings: Settings, count: int, now: datetime) -> str:
+    """What `segbot schedule` prints."""
+    times = next_run_times(refresh_trigger(settings), count, now)
+    lines = [f"Scheduled refresh: '{settings.refresh_cron}' in {settings.timezone} "
+             "(SEGBOT_REFRESH_CRON, SEGBOT_TIMEZONE). Next runs:"]
+    lines += [f"  {t:%a %Y-%m-%d %H:%M %Z}" + ("" if t.utcoffset() == timedelta(0) else
+                                              f"  ({t.astimezone(UTC):%H:%M} UTC)")
+              for t in times]
+    data = settings.data_path
+    if data is None:
+        lines.append("SEGBOT_DATA is not set: the bot schedules no refresh until it is.")
+    else:
+        missing = "" if data.exists() else " (not found now: a refresh would fail)"
+        lines.append(f"Reads {data}{missing}, afresh on every run.")
+    lines.append(f"Posts the digest to {settings.digest_channel}." if settings.digest_channel
+                 else "SEGBOT_DIGEST_CHANNEL is not set: no digest or failure notice is posted.")
+    lines.append("The schedule runs inside `segbot serve`; run exactly one bot process.")
+    return "\n".join(lines)
