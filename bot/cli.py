@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bot import answers, terminal
 from bot.refresh import RefreshInProgress, refresh
+from bot.settings import SettingsError
 from segmentation.errors import SegmentationError
 from segmentation.model import ModelConfig
 from segmentation.schema import load_schema_file
@@ -33,7 +34,7 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
     args = parser.parse_args(argv)
     try:
         return args.handler(args, environ) or 0
-    except (CliError, SegmentationError, StoreError, RefreshInProgress,
+    except (CliError, SegmentationError, StoreError, RefreshInProgress, SettingsError,
             answers.UsageError) as error:
         print(f"segbot: error: {error}", file=sys.stderr)
         return 2
