@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.app import create_app
+from bot.scheduling import start_scheduler
 from bot.settings import Settings, SettingsError, load_settings
 from storage.errors import StoreError
 from storage.store import Store
@@ -55,6 +56,7 @@ def serve_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     if args.http:
         port = args.port or settings.port
         log.info("serving HTTP on port %s (%s, %s)", port, EVENTS_PATH, HEALTH_PATH)
+        start_scheduler(settings, store, app.client)  # scheduled refresh and digest
         build_http_server(app, store, host="0.0.0.0", port=port).run()
     else:
         handler = socket_mode_handler(app, settings)
@@ -67,6 +69,7 @@ def serve_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
                   file=sys.stderr)
             return 2
         log.info("connected to Slack in Socket Mode")
+        start_scheduler(settings, store, app.client)  # scheduled refresh and digest
         threading.Event().wait()  # the client's own threads serve and reconnect
     return 0
 
