@@ -60,7 +60,13 @@ def is_reference_table(frame: pd.DataFrame) -> bool:
 
 def enrolment_dates(frame: pd.DataFrame) -> pd.Series:
     """Dt_Customer parsed (dd-mm-yyyy); unparseable values become NaT."""
-    return pd.to_datetime(frame[ENROLMENT_COLUMN], format=ENROLMENT_FORMAT, errors="coerce")
+    # Customers share enrolment days, and strptime per row took 3 s a million rows: parse
+    # each distinct text once and spread the results back (factorize marks missing as -1).
+    column = frame[ENROLMENT_COLUMN]
+    codes, distinct = pd.factorize(column)
+    parsed = pd.to_datetime(pd.Series(distinct), format=ENROLMENT_FORMAT, errors="coerce")
+    return pd.Series(parsed.array.take(codes, allow_fill=True), index=column.index,
+                     name=ENROLMENT_COLUMN)
 
 
 def add_reference_features(frame: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
