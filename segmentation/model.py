@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
-from sklearn.impute import SimpleImputer
-from sklearn.metrics import silhouette_score
+from sklearn.metrics import pairwise_distances
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from segmentation.cleaning import is_right_skewed
@@ -51,6 +53,38 @@ class FittedModel:
     explained_variance: tuple[float, ...]
 
 
+class MedianImputer(TransformerMixin, BaseEstimator):
+    """Fill missing numbers with each column's median, as SimpleImputer(strategy="median").
+
+    SimpleImputer sorts a masked copy of every column (3 s for a million customers, growing
+    faster than the rows); np.nanmedian selects in linear time. Like SimpleImputer, a column
+    with no values at all has no median and is dropped.
+    """
+
+    def fit(self, X, y=None):
+        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN column: NaN, dropped
+            self.statistics_ = np.nanmedian(X, axis=0)
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan",
+                          reset=False, copy=True)
+        rows, columns = np.nonzero(np.isnan(X))
+        X[rows, columns] = self.statistics_[columns]
+        return X[:, ~np.isnan(self.statistics_)]
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        check_is_fitted(self)
+        names = (np.asarray(input_features, dtype=object) if input_features is not None
+                 else getattr(self, "feature_names_in_",
+                              np.array([f"x{i}" for i in range(self.n_features_in_)],
+                                       dtype=object)))
+        return names[~np.isnan(self.statistics_)]
+
+
 def build_preprocessor(frame: pd.DataFrame, numeric: tuple[str, ...],
                        categorical: tuple[str, ...], config: ModelConfig) -> ColumnTransformer:
     """Impute, log-scale right-skewed numbers, standardise; one-hot the categories."""
@@ -59,12 +93,12 @@ def build_preprocessor(frame: pd.DataFrame, numeric: tuple[str, ...],
     transformers = []
     if skewed:
         transformers.append(("skewed", Pipeline([
-            ("impute", SimpleImputer(strategy="median")),
+            ("impute", MedianImputer()),
             ("log", FunctionTransformer(np.log1p, feature_names_out="one-to-one")),
             ("scale", StandardScaler())]), skewed))
     if plain:
         transformers.append(("numeric", Pipeline([
-            ("impute", SimpleImputer(strategy="median")),
+            ("impute", MedianImputer()),
             ("scale", StandardScaler())]), plain))
     if categorical:
         transformers.append(("categorical", OneHotEncoder(
@@ -77,7 +111,9 @@ def build_pipeline(preprocessor: ColumnTransformer, k: int, config: ModelConfig)
     """The unfitted Pipeline(preprocess, PCA, KMeans) with explicit seeds and n_init."""
     return Pipeline([
         ("preprocess", preprocessor),
-        ("pca", PCA(n_components=config.pca_variance, svd_solver="full",
+        # n >> d: the eigendecomposition of the small covariance matrix gives the same
+        # components as a full SVD of the data, ten times faster at a million rows
+        ("pca", PCA(n_components=config.pca_variance, svd_solver="covariance_eigh",
                     random_state=config.seed)),
         ("kmeans", KMeans(n_clusters=k, n_init=config.n_init, random_state=config.seed)),
     ])
@@ -94,15 +130,14 @@ def fit_model(frame: pd.DataFrame, numeric: tuple[str, ...], categorical: tuple[
     embedding = embed.transform(frame).astype(np.float32)
     selection_rows = _sample_rows(len(frame), config.selection_sample, rng)
     silhouette_rows = _sample_rows(len(frame), config.silhouette_sample, rng)
-    with threadpool_limits(limits=1):  # many small fits: threads only add contention
-        selection, centres = choose_k(embedding[selection_rows], embedding[silhouette_rows],
-                                      config)
+    selection, centres = choose_k(embedding[selection_rows], embedding[silhouette_rows],
+                                  config)
     kmeans = KMeans(n_clusters=selection.chosen_k, init=centres, n_init=1,
                     random_state=config.seed).fit(embedding)
     distances = kmeans.transform(embedding).min(axis=1)
     pipeline = Pipeline([*embed.steps, ("kmeans", kmeans)])
-    silhouette = _silhouette(embedding[silhouette_rows], kmeans.labels_[silhouette_rows],
-                             config.seed)
+    silhouette = silhouette_from_distances(_distances(embedding[silhouette_rows]),
+                                           kmeans.labels_[silhouette_rows])
     return FittedModel(pipeline, kmeans.labels_, distances, embedding, selection, silhouette,
                        tuple(float(v) for v in embed.named_steps["pca"]
                              .explained_variance_ratio_))
@@ -129,15 +164,18 @@ def choose_k(sample: np.ndarray, silhouette_sample: np.ndarray,
     ks = list(range(config.k_min, max(k_max, config.k_min) + 1))
     if config.k is not None and config.k not in ks:
         ks = sorted({*ks, config.k})
+    distances = _distances(silhouette_sample)  # once, shared by every k's silhouette
     inertias, silhouettes, centres = [], [], {}
-    for k in ks:
-        if k > len(sample):
-            continue
-        model = KMeans(n_clusters=k, n_init=config.n_init, random_state=config.seed).fit(sample)
-        inertias.append(float(model.inertia_))
-        silhouettes.append(_silhouette(silhouette_sample, model.predict(silhouette_sample),
-                                       config.seed))
-        centres[k] = model.cluster_centers_
+    with threadpool_limits(limits=1):  # many small fits: threads only add contention
+        for k in ks:
+            if k > len(sample):
+                continue
+            model = KMeans(n_clusters=k, n_init=config.n_init,
+                           random_state=config.seed).fit(sample)
+            inertias.append(float(model.inertia_))
+            silhouettes.append(silhouette_from_distances(distances,
+                                                         model.predict(silhouette_sample)))
+            centres[k] = model.cluster_centers_
     ks = ks[:len(inertias)]
     if config.k is not None:
         return KSelection(tuple(ks), tuple(inertias), tuple(silhouettes), config.k,
@@ -183,7 +221,28 @@ def knee_point(ks: list[int], inertias: list[float]) -> int:
     return ks[int(np.argmax(gap))]
 
 
-def _silhouette(points: np.ndarray, labels: np.ndarray, seed: int) -> float | None:
-    if len(np.unique(labels)) < 2 or len(points) <= len(np.unique(labels)):
+def _distances(points: np.ndarray) -> np.ndarray:
+    return pairwise_distances(points.astype(np.float64))
+
+
+def silhouette_from_distances(distances: np.ndarray, labels: np.ndarray) -> float | None:
+    """Mean silhouette (as sklearn's silhouette_score) from a square distance matrix.
+
+    One matrix product gives every point's summed distance to every segment, so scoring
+    nine values of k costs one distance matrix instead of nine.
+    """
+    classes, codes = np.unique(labels, return_inverse=True)
+    n, k = len(codes), len(classes)
+    if k < 2 or n <= k:
         return None
-    return float(silhouette_score(points.astype(np.float64), labels, random_state=seed))
+    members = np.zeros((n, k))
+    members[np.arange(n), codes] = 1.0
+    sums = distances @ members
+    sizes = members.sum(axis=0)
+    rows = np.arange(n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        within = sums[rows, codes] / (sizes[codes] - 1)  # 0/0 for a segment of one: scores 0
+        sums[rows, codes] = np.inf
+        nearest = (sums / sizes).min(axis=1)
+        scores = (nearest - within) / np.maximum(within, nearest)
+    return float(np.nan_to_num(scores).mean())

@@ -82,3 +82,40 @@ def test_large_table_uses_samples_for_quadratic_work() -> None:
     assert result.k == 4
     assert len(result.projection) == 5_000
     assert len(result.assignments) == 60_000
+
+
+def test_median_imputer_fills_and_drops_as_simple_imputer_does() -> None:
+    import warnings
+
+    from sklearn.impute import SimpleImputer
+
+    from segmentation.model import MedianImputer
+
+    rng = np.random.default_rng(4)
+    values = rng.lognormal(size=(1001, 4))
+    values[rng.random(values.shape) < 0.2] = np.nan
+    values[:, 2] = np.nan  # a column with no values at all is dropped by both
+    frame = pd.DataFrame(values, columns=["a", "b", "c", "d"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = SimpleImputer(strategy="median").fit(frame)
+        ours = MedianImputer().fit(frame)
+        np.testing.assert_array_equal(ours.transform(frame), expected.transform(frame))
+        np.testing.assert_array_equal(ours.transform(frame.iloc[:7]),
+                                      expected.transform(frame.iloc[:7]))
+    assert list(ours.get_feature_names_out()) == ["a", "b", "d"]
+
+
+def test_silhouette_from_distances_equals_sklearns_silhouette_score() -> None:
+    from sklearn.metrics import pairwise_distances, silhouette_score
+
+    from segmentation.model import silhouette_from_distances
+
+    rng = np.random.default_rng(5)
+    points = rng.normal(size=(400, 3)) + np.repeat(np.eye(3) * 3, [150, 150, 100], axis=0)
+    labels = np.repeat([2, 5, 9], [150, 150, 100])
+    labels[0] = 7  # a segment of one scores 0, as in sklearn
+    distances = pairwise_distances(points)
+    assert silhouette_from_distances(distances, labels) == pytest.approx(
+        silhouette_score(points, labels), abs=1e-12)
+    assert silhouette_from_distances(distances, np.zeros(400)) is None
