@@ -42,10 +42,10 @@ def _assemble(prepared: PreparedData, fitted: FittedModel, source: str,
     segment_ids = _ids_by_size(fitted.labels)
     frame = prepared.frame
     naming_features = prepared.numeric
+    population = population_stats(frame, prepared.profile_features)
     profiles = profile_segments(frame, segment_ids, prepared.profile_features,
                                 _shown_categories(prepared), naming_features,
-                                prepared.feature_labels)
-    population = population_stats(frame, prepared.profile_features)
+                                prepared.feature_labels, population)
     assignments = pd.DataFrame({ID: frame[ID].to_numpy(), "segment_id": segment_ids,
                                 "distance": fitted.distances.astype(float)})
     return SegmentationResult(

@@ -22,10 +22,16 @@ def population_stats(frame: pd.DataFrame, features: Sequence[str]) -> pd.DataFra
 
 def profile_segments(frame: pd.DataFrame, segment_ids: np.ndarray, features: Sequence[str],
                      categorical: Sequence[str], naming_features: Sequence[str],
-                     labels: dict[str, str]) -> tuple[SegmentProfile, ...]:
-    """Size, share, mean/median/index/z per feature, category mix, name, description, action."""
+                     labels: dict[str, str],
+                     population: pd.DataFrame | None = None) -> tuple[SegmentProfile, ...]:
+    """Size, share, mean/median/index/z per feature, category mix, name, description, action.
+
+    ``population`` is ``population_stats(frame, features)`` when the caller already has it
+    (a second pass over a million customers costs about a second).
+    """
     values = frame[list(features)].astype(float)
-    population = population_stats(frame, features)
+    if population is None:
+        population = population_stats(frame, features)
     grouped = values.groupby(segment_ids)
     means, medians = grouped.mean(), grouped.median()
     sizes = pd.Series(segment_ids).value_counts()
