@@ -81,3 +81,26 @@ def test_movement_matrix_counts_moves_arrivals_and_departures() -> None:
     moved = movers(previous, current).sort_values("customer_id")
     assert moved["customer_id"].tolist() == ["b", "d"]
     assert moved[["from_segment", "to_segment"]].values.tolist() == [[1, 2], [2, 1]]
+
+
+def test_runs_with_no_feature_in_common_match_nothing(reference_runs) -> None:
+    first, second = reference_runs
+    foreign = tuple(replace(s, stats=tuple(replace(st, feature=f"other_{st.feature}")
+                                           for st in s.stats)) for s in first.segments)
+    matched = match_segments(second, foreign, next_free_id=20)
+    assert [m.previous_id for m in matched.matches] == [None] * second.k
+    assert [m.segment_id for m in matched.matches] == list(range(20, 20 + second.k))
+    assert matched.retired == tuple(s.segment_id for s in first.segments)
+
+
+def test_movement_matrix_is_linear_at_scale() -> None:
+    rng = np.random.default_rng(1)
+    ids = rng.permutation(300_000).astype(str)
+    previous = pd.DataFrame({"customer_id": ids[:250_000],
+                             "segment_id": rng.integers(1, 6, 250_000)})
+    current = pd.DataFrame({"customer_id": ids[50_000:],
+                            "segment_id": rng.integers(1, 6, 250_000)})
+    matrix = movement_matrix(previous, current)
+    assert matrix["customers"].sum() == 300_000  # every customer counted exactly once
+    assert matrix.loc[matrix["from"] == "new", "customers"].sum() == 50_000
+    assert matrix.loc[matrix["to"] == "gone", "customers"].sum() == 50_000
