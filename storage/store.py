@@ -37,10 +37,10 @@ _RUN_COLUMNS = (
     "profile_features, feature_labels, population, explained_variance, attribute_columns"
 )
 
-_INSERT_ASSIGNMENT = """
-    INSERT INTO assignments (run_id, customer_id, segment_id, distance, attributes)
-    VALUES (?, ?, ?, ?, ?)
-"""
+_INSERT_ASSIGNMENTS = "INSERT INTO assignments (run_id, customer_id, segment_id, distance, " \
+    "attributes) VALUES "
+# Rows per INSERT statement: 750 parameters stays under the 999 of SQLite before 3.32.
+_ASSIGNMENTS_PER_INSERT = 150
 
 _INSERT_AUDIT = """
     INSERT INTO audit (at, actor, channel, action, subject, allowed) VALUES (?, ?, ?, ?, ?, ?)
@@ -352,9 +352,25 @@ def _insert_segments(db: Database, run_id: int, segments: list[dict]) -> None:
 
 def _insert_assignments(conn: sqlite3.Connection, run_id: int,
                         members: codec.MemberColumns) -> None:
-    conn.executemany(_INSERT_ASSIGNMENT, zip(
-        repeat(run_id), members.customer_ids, members.segment_ids, members.distances,
-        members.attributes))
+    # Many rows per statement: one statement per row spent half of a 1M-customer publish
+    # binding and stepping statements (7.7 s; 3.9 s with 150-200 rows per statement).
+    count, width = len(members.customer_ids), 5
+    values: list[object] = [None] * (count * width)
+    values[0::width] = repeat(run_id, count)
+    values[1::width] = members.customer_ids
+    values[2::width] = members.segment_ids
+    values[3::width] = members.distances
+    values[4::width] = members.attributes
+    step = _ASSIGNMENTS_PER_INSERT * width
+    whole = len(values) // step * step
+    conn.executemany(_assignments_insert(_ASSIGNMENTS_PER_INSERT),
+                     (values[start:start + step] for start in range(0, whole, step)))
+    if whole < len(values):
+        conn.execute(_assignments_insert((len(values) - whole) // width), values[whole:])
+
+
+def _assignments_insert(rows: int) -> str:
+    return _INSERT_ASSIGNMENTS + ", ".join(["(?, ?, ?, ?, ?)"] * rows)
 
 
 def _insert_exclusions(conn: sqlite3.Connection, run_id: int,

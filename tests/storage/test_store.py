@@ -293,3 +293,18 @@ def test_attributes_of_every_common_type_read_back(store: Store) -> None:
     assert store.get_customer("1001").attributes == {
         "Children": None, "Plan": None, "City": 'Say "hi"', "Joined": None, "Score": None}
     assert store.segment_members(1)["Score"].tolist()[::2] == [1.5, 2.25]
+
+
+@pytest.mark.parametrize("n_customers", [149, 150, 151, 457])
+def test_every_customer_is_stored_whatever_the_count(store: Store, n_customers: int) -> None:
+    # assignments are written many rows per INSERT; no row may be lost or shifted at the seams
+    result = make_result(n_customers=n_customers)
+    run_id = publish(store, result)
+    stored = store.assignment_frame(run_id).sort_values("customer_id", ignore_index=True)
+    expected = result.assignments[["customer_id", "segment_id"]].sort_values(
+        "customer_id", ignore_index=True)
+    pd.testing.assert_frame_equal(stored, expected, check_dtype=False)
+    i = n_customers - 1
+    last = store.get_customer(str(1000 + i))
+    assert (last.segment_id, last.attributes["Kidhome"]) == (i % 3 + 1, i % 3)
+    assert last.distance == pytest.approx((i % 10) / 10 + i / 10_000)
