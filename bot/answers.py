@@ -19,8 +19,8 @@ from storage.records import CustomerRecord, RunRecord
 from storage.store import Store
 
 MAX_TEXT = 200
-_SEGMENT_ID = re.compile(r"^\d{1,6}$")
-_CUSTOMER_ID = re.compile(r"^[\w.\-:@]{1,64}$")
+_SEGMENT_ID = re.compile(r"^[0-9]{1,6}$")
+_CUSTOMER_ID = re.compile(r"^[\w.\-:@]{1,64}$")  # ids may be non-ASCII
 
 HELP_TEXT = (
     "*segbot* answers questions about customer segments:\n"
