@@ -90,6 +90,12 @@ def _prepare_reference(raw: pd.DataFrame, overrides: SchemaOverrides) -> Prepare
     if pd.isna(as_of):
         raise DataError("Dt_Customer has no dates in dd-mm-yyyy form: cannot compute ages")
     frame = reference.add_reference_features(frame, as_of)
+    # Carry on only what the model, profiles and answers use (and Year_Birth, for the age
+    # check): each row drop below copies every column the frame still has.
+    frame = frame[list(dict.fromkeys((ID, "Year_Birth", *reference.MODEL_FEATURES,
+                                      *reference.CATEGORICAL_COLUMNS,
+                                      *reference.PROFILE_FEATURES,
+                                      *reference.DISPLAY_COLUMNS)))]
     frame = frame.assign(Income=pd.to_numeric(frame["Income"], errors="coerce").astype(float))
     frame = log.drop(frame, frame["Age"] > reference.MAX_AGE, "Year_Birth",
                      "born " + frame["Year_Birth"].astype(str) + ": impossible age",
