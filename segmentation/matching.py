@@ -126,7 +126,8 @@ def movement_matrix(previous: pd.DataFrame, current: pd.DataFrame) -> pd.DataFra
     after = current["segment_id"].to_numpy(dtype=np.int64)
     position = pd.Index(previous["customer_id"]).get_indexer(current["customer_id"])
     stayed = position >= 0
-    origin = np.where(stayed, before[np.where(stayed, position, 0)], -1)  # -1: new
+    origin = np.full(len(after), -1, dtype=np.int64)  # -1: new
+    origin[stayed] = before[position[stayed]]
     still_here = np.zeros(len(before), dtype=bool)
     still_here[position[stayed]] = True
     pairs = pd.DataFrame({"from": np.concatenate([origin, before[~still_here]]),

@@ -104,3 +104,13 @@ def test_movement_matrix_is_linear_at_scale() -> None:
     assert matrix["customers"].sum() == 300_000  # every customer counted exactly once
     assert matrix.loc[matrix["from"] == "new", "customers"].sum() == 50_000
     assert matrix.loc[matrix["to"] == "gone", "customers"].sum() == 50_000
+
+
+def test_movement_from_an_empty_run_counts_everyone_as_new() -> None:
+    empty = pd.DataFrame({"customer_id": pd.Series(dtype=str),
+                          "segment_id": pd.Series(dtype="int64")})
+    current = pd.DataFrame({"customer_id": ["a", "b", "c"], "segment_id": [1, 1, 2]})
+    matrix = movement_matrix(empty, current)
+    assert matrix.values.tolist() == [["new", "1", 2], ["new", "2", 1]]
+    gone = movement_matrix(current, empty)
+    assert gone.values.tolist() == [["1", "gone", 2], ["2", "gone", 1]]
