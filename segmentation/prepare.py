@@ -9,7 +9,7 @@ import pandas as pd
 
 from segmentation import cleaning, reference
 from segmentation.cleaning import ID, CleaningLog
-from segmentation.errors import DataError
+from segmentation.errors import ConfigError, DataError
 from segmentation.result import CleaningReport, CleaningStep, ColumnDecision
 from segmentation.schema import SchemaOverrides, TableSchema, infer_schema
 
@@ -43,6 +43,10 @@ def prepare_customers(raw: pd.DataFrame, overrides: SchemaOverrides | None = Non
     use_reference = overrides.profile == "reference" or (
         overrides.profile is None and reference.is_reference_table(raw))
     if use_reference:
+        missing = sorted(reference.REQUIRED_COLUMNS - set(raw.columns))
+        if missing:
+            raise ConfigError("profile = \"reference\" needs the reference table's columns; "
+                              f"missing: {', '.join(missing)}")
         return _prepare_reference(raw, overrides)
     return _prepare_generic(raw, overrides)
 
@@ -51,6 +55,11 @@ def _start(raw: pd.DataFrame, schema: TableSchema, log: CleaningLog) -> pd.DataF
     # Shallow: every step after this returns a new frame and never writes into a column, so
     # raw stays untouched without a deep copy of the whole table (0.4 s a million rows).
     frame = raw.copy(deep=False)
+    if ID in frame.columns:
+        if schema.id_column != ID:
+            raise ConfigError(f"column {ID} is reserved for the customer id: make it the id "
+                              f"(id = \"{ID}\" in the schema file) or rename it")
+        frame = frame.drop(columns=[ID])  # replaced by its normalised form below
     frame.insert(0, ID, cleaning.customer_ids(raw, schema.id_column, log))
     frame = cleaning.drop_missing_ids(frame, log)
     cleaning.check_unique_ids(frame, schema.id_column or "(row number)")

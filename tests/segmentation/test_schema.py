@@ -99,3 +99,21 @@ def test_bad_schema_files_are_explained(tmp_path: Path, text: str, message: str)
     with pytest.raises(ConfigError, match=message):
         overrides = load_schema_file(path)
         infer_schema(saas_accounts(), overrides)
+
+
+def test_id_column_named_customer_id_works_and_duplicates_are_named() -> None:
+    frame = saas_accounts().drop(columns=["Account Code"]).rename(columns={"row": "customer_id"})
+    frame["customer_id"] = frame["customer_id"].map(lambda i: f"C{i:04d}")
+    result = segment_customers(frame, source="cid.csv")
+    assert result.assignments["customer_id"].iloc[0] == "C0000"
+    frame.loc[3, "customer_id"] = "C0004"
+    with pytest.raises(DataError, match="duplicate customer ids.*C0004"):
+        segment_customers(frame, source="cid.csv")
+
+
+def test_reference_profile_on_another_table_names_the_missing_columns(tmp_path: Path) -> None:
+    from segmentation.schema import SchemaOverrides
+
+    with pytest.raises(ConfigError, match="missing: .*Dt_Customer"):
+        segment_customers(saas_accounts(), source="x", overrides=SchemaOverrides(
+            profile="reference"))
