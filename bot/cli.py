@@ -38,6 +38,10 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
             answers.UsageError) as error:
         print(f"segbot: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # an output path that cannot be written, a full disk ...
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"segbot: error: {where}{error.strerror or error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("segbot: interrupted; the store keeps its previous run", file=sys.stderr)
         return 130
@@ -124,9 +128,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _open_store(path: Path) -> Store:
+def _open_store(path: Path, *, create: bool = False) -> Store:
+    """The store at `path`; only a refresh may create one (a typo must not make a new file)."""
     if path.exists() and path.is_dir():
         raise CliError(f"--db {path} is a folder; give a file path")
+    if not create and not path.exists():
+        raise CliError(f"no store at {path}: run `segbot refresh --data FILE --db {path}` "
+                       "first, or pass the right --db")
     return Store(path)
 
 
@@ -141,7 +149,7 @@ def _progress() -> Callable[[str], None]:
 
 def cmd_refresh(args: argparse.Namespace, environ: dict[str, str]) -> int:
     overrides = load_schema_file(args.schema) if args.schema else None
-    store = _open_store(args.db)
+    store = _open_store(args.db, create=True)
     run = refresh(store, args.data, config=ModelConfig(k=args.k, seed=args.seed),
                   overrides=overrides, progress=_progress())
     print(refresh_summary(run, store))
@@ -222,7 +230,10 @@ def cmd_sample(args: argparse.Namespace, environ: dict[str, str]) -> int:
     from segmentation.synthetic import generate_customers, write_customers
 
     started = time.perf_counter()
-    path = write_customers(generate_customers(args.rows, seed=args.seed), args.out)
+    try:
+        path = write_customers(generate_customers(args.rows, seed=args.seed), args.out)
+    except ValueError as error:  # an unsupported file type, named in the message
+        raise CliError(str(error)) from error
     print(f"{args.rows:,} synthetic customers written to {path} "
           f"in {time.perf_counter() - started:.1f}s")
     return 0
@@ -236,7 +247,7 @@ def cmd_demo(args: argparse.Namespace, environ: dict[str, str]) -> int:
     data = write_customers(generate_customers(args.rows, seed=args.seed), out / "customers.tsv")
     print(f"1/4 sample: {args.rows:,} synthetic customers → {data}")
     db_path = args.db or out / "segbot.db"
-    store = _open_store(db_path)
+    store = _open_store(db_path, create=True)
     run = refresh(store, data, config=ModelConfig(seed=args.seed), progress=_progress())
     print(f"2/4 refresh → {db_path}\n{refresh_summary(run, store)}\n")
     overview = _answer_or_fail(store, answers.Request("overview"))

@@ -24,7 +24,7 @@ from storage import changes as run_changes
 from storage import codec, deliveries
 from storage.changes import RetiredSegment, RunChanges, check_changes, check_still_current
 from storage.deliveries import Delivery
-from storage.errors import NoPublishedRun, NotFound
+from storage.errors import NoPublishedRun, NotFound, StoreError
 from storage.records import AuditEntry, CustomerRecord, HistoryEntry, RunRecord
 from storage.schema import migrate
 
@@ -72,9 +72,12 @@ class Store:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
         self._trace = trace
-        with self._connect() as db:
-            db.enable_wal()
-            migrate(db)
+        try:
+            with self._connect() as db:
+                db.enable_wal()
+                migrate(db)
+        except sqlite3.DatabaseError as error:  # includes OperationalError (cannot open)
+            raise StoreError(f"cannot open the store {self.path}: {error}") from error
 
     def publish_run(self, result: SegmentationResult, *, started_at: datetime,
                     finished_at: datetime, changes: RunChanges | None = None) -> int:

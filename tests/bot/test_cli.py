@@ -130,3 +130,22 @@ def test_console_script_demo_runs_on_embedded_defaults(tmp_path) -> None:
     charts = list((tmp_path / "segbot-demo").glob("*.png"))
     assert len(charts) >= 5
     assert (tmp_path / "segbot-demo" / "segbot.db").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["segments", "--db", "{tmp}/typo.db"], "no store at"),
+    (["segments", "--db", "{tmp}/not-a-db.txt"], "cannot open the store"),
+    (["refresh", "--data", "{data}", "--db", "{tmp}/missing-folder/x.db"], "cannot open"),
+    (["cluster", "1", "--db", "{db}", "--export", "{tmp}/missing-folder/f.csv"],
+     "No such file"),
+    (["segments", "--db", "{db}", "--charts", "{tmp}/not-a-db.txt"], "exists"),
+    (["sample", "--rows", "10", "--out", "{tmp}/y.xlsx"], "xlsx"),
+])
+def test_paths_that_cannot_be_used_are_one_line_errors(args, message, published_db, tmp_path,
+                                                       reference_csv, capsys) -> None:
+    (tmp_path / "not-a-db.txt").write_text("hello, this is not SQLite\n" * 100)
+    args = [a.format(tmp=tmp_path, db=published_db, data=reference_csv) for a in args]
+    code, _, err = run_cli(args, capsys)
+    lines = [line for line in err.strip().splitlines() if not line.startswith("[")]
+    assert code == 2 and len(lines) == 1 and message in lines[0], err
+    assert not (tmp_path / "typo.db").exists()
