@@ -44,7 +44,10 @@ class Matching:
 def match_segments(result: SegmentationResult, previous: Sequence[SegmentProfile],
                    next_free_id: int, *,
                    max_distance: float = MAX_MATCH_DISTANCE) -> Matching:
-    """Give each new segment its predecessor's id and name, or a fresh id never used before."""
+    """Give each new segment its predecessor's id, or a fresh id never used before.
+
+    A continuing segment keeps its name too, unless the name no longer describes it.
+    """
     if not previous:
         return Matching(result, tuple(SegmentMatch(s.segment_id, None, None)
                                       for s in result.segments), ())
@@ -64,7 +67,9 @@ def match_segments(result: SegmentationResult, previous: Sequence[SegmentProfile
             mapping[segment.segment_id] = fresh
             matches.append(SegmentMatch(fresh, None, None))
             fresh += 1
-    kept_names = {previous[c].segment_id: previous[c].name for c in pairs.values()}
+    kept_names = {previous[c].segment_id: previous[c].name for r, c in pairs.items()
+                  if naming.name_still_fits(previous[c].name, result.segments[r].stats,
+                                            result.features)}
     renamed = _carry_names(result.with_segment_ids(mapping), kept_names)
     retired = tuple(sorted(p.segment_id for i, p in enumerate(previous)
                            if i not in pairs.values()))

@@ -145,8 +145,8 @@ def fit_model(frame: pd.DataFrame, numeric: tuple[str, ...], categorical: tuple[
 
 def _check_k(rows: int, config: ModelConfig) -> None:
     if config.k is not None:
-        if config.k < 1:
-            raise DataError(f"k must be at least 1 (got {config.k})")
+        if config.k < 2:
+            raise DataError(f"k must be at least 2 (got {config.k}): one segment is everyone")
         if config.k > rows:
             raise DataError(f"k={config.k} is larger than the {rows} customers kept")
 

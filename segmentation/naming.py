@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 
 from segmentation.result import FeatureStat
 
 TRAIT_MIN_Z = 0.35  # a feature must be this many standard deviations off to name a segment
+TRAIT_KEEP_Z = 0.2  # ... and still this many for a segment to keep last run's name
+TYPICAL = "Typical customers"
 MAX_TRAITS = 3
 
 # feature -> (phrase when the segment is above average, phrase when below; None = not a trait)
@@ -64,10 +67,11 @@ def trait_phrase(feature: str, label: str, z: float) -> str | None:
     return high if z > 0 else low
 
 
-def pick_traits(stats: Sequence[FeatureStat], naming_features: Sequence[str]) -> list[str]:
+def pick_traits(stats: Sequence[FeatureStat], naming_features: Sequence[str],
+                min_z: float = TRAIT_MIN_Z) -> list[str]:
     """Phrases for the most distinctive naming features, strongest first (all candidates)."""
     candidates = sorted((s for s in stats if s.feature in naming_features
-                         and abs(s.z) >= TRAIT_MIN_Z),
+                         and abs(s.z) >= min_z),
                         key=lambda s: -abs(s.z) * TRAIT_WEIGHTS.get(s.feature, 1.0))
     phrases: list[str] = []
     for stat in candidates:
@@ -92,10 +96,23 @@ def unique_names(trait_lists: Sequence[list[str]]) -> list[str]:
     return result
 
 
+def name_still_fits(name: str, stats: Sequence[FeatureStat],
+                    naming_features: Sequence[str]) -> bool:
+    """Whether every trait in an earlier run's name still describes the segment.
+
+    A looser threshold than for naming, so a name is not dropped over small drift.
+    """
+    phrases = re.sub(r" \([A-Z0-9]+\)$", "", name).split(" · ")
+    if phrases == [TYPICAL]:
+        return not pick_traits(stats, naming_features)
+    holding = set(pick_traits(stats, naming_features, min_z=TRAIT_KEEP_Z))
+    return all(phrase in holding for phrase in phrases)
+
+
 def name_from_traits(traits: Sequence[str], count: int) -> str:
     """The strongest `count` traits in a fixed reading order: income, spend, recency ..."""
     chosen = sorted(traits[:count], key=lambda t: _CANONICAL_ORDER.get(t, len(_CANONICAL_ORDER)))
-    return " · ".join(chosen) or "Typical customers"
+    return " · ".join(chosen) or TYPICAL
 
 
 def _ordinal(n: int) -> str:

@@ -114,3 +114,26 @@ def test_movement_from_an_empty_run_counts_everyone_as_new() -> None:
     assert matrix.values.tolist() == [["new", "1", 2], ["new", "2", 1]]
     gone = movement_matrix(current, empty)
     assert gone.values.tolist() == [["1", "gone", 2], ["2", "gone", 1]]
+
+
+def test_a_kept_name_must_still_describe_the_segment(reference_csv) -> None:
+    from segmentation.naming import name_still_fits
+
+    first = segment_customers(load_table(reference_csv), source="ref")
+    other = segment_customers(generate_customers(5000, seed=9), source="synthetic",
+                              config=ModelConfig(previous_k=first.k))
+    matched = match_segments(other, first.segments, next_free_id=first.k + 1)
+    for segment in matched.result.segments:
+        assert name_still_fits(segment.name, segment.stats, other.features), segment.name
+    names = [s.name for s in matched.result.segments]
+    assert len(set(names)) == len(names)
+
+
+def test_drifted_trait_drops_the_name(reference_runs) -> None:
+    from segmentation.naming import name_still_fits
+
+    first, _ = reference_runs
+    segment = first.segments[0]
+    assert name_still_fits(segment.name, segment.stats, first.features)
+    flipped = tuple(replace(s, z=-s.z) for s in segment.stats)
+    assert not name_still_fits(segment.name, flipped, first.features)

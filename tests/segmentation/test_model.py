@@ -39,6 +39,11 @@ def test_k_override_is_honoured_and_said() -> None:
     assert "by hand" in result.k_selection.reason
 
 
+def test_k_of_one_is_refused() -> None:
+    with pytest.raises(DataError, match="at least 2"):
+        segment_customers(blobs(3), source="x", config=ModelConfig(k=1))
+
+
 def test_k_larger_than_rows_is_refused() -> None:
     with pytest.raises(DataError, match="larger than"):
         segment_customers(blobs(2, per_centre=10), source="tiny", config=ModelConfig(k=50))
