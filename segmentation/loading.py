@@ -9,10 +9,14 @@ from pathlib import Path
 import pandas as pd
 
 from segmentation.errors import DataError
+from segmentation.schema import looks_like_id_name
 
 _DELIMITERS = ("\t", ",", ";", "|")
 _HEAD_BYTES = 256 * 1024
 _PARQUET_SUFFIXES = {".parquet", ".pq"}
+# Cells read as missing. Not "NA": in customer tables it is as often North America or Namibia;
+# a numeric column with "NA" markers is turned back into numbers afterwards.
+MISSING_MARKERS = ("", "NULL", "null", "NaN", "nan", "N/A", "n/a", "#N/A", "None", "none")
 
 
 def load_table(path: str | Path) -> pd.DataFrame:
@@ -51,19 +55,44 @@ def _read_text_table(path: Path) -> pd.DataFrame:
     encoding = detect_encoding(head, path.name)
     text_head = head.decode(encoding, errors="ignore")
     delimiter = detect_delimiter(text_head)
+    options = _parse_options(text_head, delimiter)
     try:
-        return pd.read_csv(path, sep=delimiter, encoding=encoding, engine="pyarrow")
+        frame = pd.read_csv(path, sep=delimiter, encoding=encoding, engine="pyarrow",
+                            **options)
     except UnicodeDecodeError as error:
         raise _encoding_error(path.name, error) from error
     except Exception:
         # pyarrow is strict about ragged rows and odd quoting; pandas' own parser
         # explains such problems with a line number, so let it have a go.
-        return _read_with_c_parser(path, delimiter, encoding)
+        frame = _read_with_c_parser(path, delimiter, encoding, options)
+    return _numbers_with_na_markers(frame)
 
 
-def _read_with_c_parser(path: Path, delimiter: str, encoding: str) -> pd.DataFrame:
+def _parse_options(text_head: str, delimiter: str) -> dict:
+    """Ids stay text (leading zeros matter); "NA" is a value (North America), not missing."""
+    header = next(csv.reader([text_head.splitlines()[0] if text_head else ""],
+                             delimiter=delimiter), [])
+    ids = {name: str for name in header if looks_like_id_name(name.strip().lstrip("\ufeff"))}
+    return {"keep_default_na": False, "na_values": list(MISSING_MARKERS), "dtype": ids}
+
+
+def _numbers_with_na_markers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns that are numbers apart from "NA" markers become numeric columns."""
+    updates = {}
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values) or not (values == "NA").any():
+            continue
+        numbers = pd.to_numeric(values.where(values != "NA"), errors="coerce")
+        if numbers.notna().sum() == values.notna().sum() - (values == "NA").sum():
+            updates[column] = numbers
+    return frame.assign(**updates) if updates else frame
+
+
+def _read_with_c_parser(path: Path, delimiter: str, encoding: str,
+                        options: dict) -> pd.DataFrame:
     try:
-        return pd.read_csv(path, sep=delimiter, encoding=encoding, engine="c")
+        return pd.read_csv(path, sep=delimiter, encoding=encoding, engine="c", **options)
     except UnicodeDecodeError as error:
         raise _encoding_error(path.name, error) from error
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:

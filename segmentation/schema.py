@@ -162,6 +162,11 @@ def _choose_id_column(frame: pd.DataFrame, overrides: SchemaOverrides,
     return None
 
 
+def looks_like_id_name(column: str) -> bool:
+    """Whether a column's name says it holds customer ids (id, customer_id, member no ...)."""
+    return _id_name_rank(column) < 3
+
+
 def _id_name_rank(column: str) -> int:
     name = str(column).strip().lower()
     if name in ("id", "customer_id", "customerid", "customer id", "client_id", "user_id",

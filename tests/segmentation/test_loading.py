@@ -66,3 +66,20 @@ def test_garbage_bytes_are_refused_not_parsed(tmp_path: Path) -> None:
 
 def test_delimiter_detection_ignores_commas_inside_tab_separated_text() -> None:
     assert detect_delimiter("a\tb\tc\n1\tx, y\t3\n") == "\t"
+
+
+def test_na_is_a_value_in_text_and_missing_in_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "regions.csv"
+    path.write_text("member_id,region,score,note\n00042,NA,NA,\n00073,EU,3,x\n"
+                    "00100,APAC,4,NULL\n")
+    frame = load_table(path)
+    assert frame["region"].tolist() == ["NA", "EU", "APAC"]  # North America, not missing
+    assert frame["score"].isna().tolist() == [True, False, False]
+    assert frame["score"].dtype.kind == "f"
+    assert frame["note"].isna().tolist() == [True, False, True]
+
+
+def test_ids_keep_their_leading_zeros(tmp_path: Path) -> None:
+    path = tmp_path / "members.tsv"
+    path.write_text("Member No\tspend\n00042\t10\n00073\t20\n")
+    assert load_table(path)["Member No"].tolist() == ["00042", "00073"]
