@@ -160,6 +160,9 @@ def refresh_summary(run: RunRecord, store: Store) -> str:
     """What a refresh did: rows kept and dropped and why, k and why, the segments."""
     lines = [f"Run {run.id} published from {run.source}",
              f"  rows: {run.rows_in:,} read, {run.rows_kept:,} kept, {run.rows_dropped:,} dropped"]
+    lines.extend(schema_summary(run))
+    if run.cleaning.steps:
+        lines.append("  cleaning:")
     for step in run.cleaning.steps:
         where = f"{step.column}: " if step.column else ""
         lines.append(f"    - {where}{step.action} ×{step.count:,} — {step.reason}")
@@ -170,6 +173,23 @@ def refresh_summary(run: RunRecord, store: Store) -> str:
         lines.append(f"    {segment.segment_id:>2} · {segment.name} — {segment.size:,} "
                      f"({segment.share:.0%})")
     return "\n".join(lines)
+
+
+def schema_summary(run: RunRecord) -> list[str]:
+    """The column decisions a user should check: id, what was clustered on, what was dropped."""
+    by_role: dict[str, list[str]] = {}
+    for decision in run.columns:
+        by_role.setdefault(decision.role, []).append(decision.column)
+    dropped = [f"{d.column} ({d.reason})" for d in run.columns if d.role == "dropped"]
+    lines = [f"  id: {', '.join(by_role.get('id', ['?']))}",
+             f"  clustered on: {', '.join(run.features)}"]
+    if by_role.get("categorical"):
+        lines.append(f"  categories: {', '.join(by_role['categorical'])}")
+    if by_role.get("date"):
+        lines.append(f"  dates (as days before {run.as_of}): {', '.join(by_role['date'])}")
+    if dropped:
+        lines.append(f"  columns not used: {'; '.join(dropped)}")
+    return lines
 
 
 def _show(answer: answers.Answer, charts_dir: Path | None,

@@ -11,6 +11,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import pairwise_distances
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
@@ -166,7 +167,10 @@ def choose_k(sample: np.ndarray, silhouette_sample: np.ndarray,
         ks = sorted({*ks, config.k})
     distances = _distances(silhouette_sample)  # once, shared by every k's silhouette
     inertias, silhouettes, centres = [], [], {}
-    with threadpool_limits(limits=1):  # many small fits: threads only add contention
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        # many small fits: threads only add contention. Tiny tables with fewer distinct
+        # points than k make K-Means warn; the curve and silhouette say what matters.
+        warnings.simplefilter("ignore", ConvergenceWarning)
         for k in ks:
             if k > len(sample):
                 continue

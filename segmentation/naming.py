@@ -63,6 +63,9 @@ ACTION_RULES: tuple[tuple[frozenset[str], str], ...] = (
 
 def trait_phrase(feature: str, label: str, z: float) -> str | None:
     """The phrase for a feature that is distinctly high (z > 0) or low in a segment."""
+    if feature not in TRAIT_PHRASES and label.startswith("Days since "):
+        event = label.removeprefix("Days since ")
+        return f"Long since {event}" if z > 0 else f"Recent {event}"
     high, low = TRAIT_PHRASES.get(feature, (f"High {label.lower()}", f"Low {label.lower()}"))
     return high if z > 0 else low
 

@@ -15,6 +15,7 @@ from segmentation.schema import SchemaOverrides, TableSchema, infer_schema
 
 MIN_CUSTOMERS = 10
 MAX_DISPLAY_COLUMNS = 15
+DAYS_SUFFIX = "_days"  # a date column becomes <name>_days: days before the as-of date
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ def _dates_to_days(frame: pd.DataFrame, schema: TableSchema, overrides: SchemaOv
         if unparsed:
             log.steps.append(CleaningStep(column, "imputed", unparsed,
                                           "not a date in the column's format: treated as missing"))
-        days[f"{column}_days"] = (as_of - values).dt.days.astype(float)
+        days[f"{column}{DAYS_SUFFIX}"] = (as_of - values).dt.days.astype(float)
     return frame.assign(**days), tuple(days), as_of
 
 
@@ -192,6 +193,7 @@ def _finish(raw: pd.DataFrame, frame: pd.DataFrame, numeric: tuple[str, ...],
 
 
 def _humanize(column: str) -> str:
+    if str(column).endswith(DAYS_SUFFIX):  # derived from a date column
+        return f"Days since {_humanize(str(column)[:-len(DAYS_SUFFIX)]).lower()}"
     words = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", str(column)).replace("_", " ").strip()
-    words = re.sub(r"\bdays\b$", "(days ago)", words)
     return words[:1].upper() + words[1:]

@@ -149,3 +149,21 @@ def test_paths_that_cannot_be_used_are_one_line_errors(args, message, published_
     lines = [line for line in err.strip().splitlines() if not line.startswith("[")]
     assert code == 2 and len(lines) == 1 and message in lines[0], err
     assert not (tmp_path / "typo.db").exists()
+
+
+def test_refresh_summary_reports_the_inferred_schema(tmp_path, capsys) -> None:
+    rows = 60
+    table = pd.DataFrame({
+        "Account Code": [f"A{i:03d}" for i in range(rows)],
+        "signup": pd.date_range("2023-01-01", periods=rows).strftime("%Y-%m-%d"),
+        "plan": ["free", "team", "pro"] * (rows // 3),
+        "spend": [float(i % 7) * 10 for i in range(rows)],
+        "notes": [f"note {i}" for i in range(rows)],
+    })
+    table.to_csv(tmp_path / "saas.csv", index=False)
+    code, out, _ = run_cli(["refresh", "--data", str(tmp_path / "saas.csv"),
+                            "--db", str(tmp_path / "s.db")], capsys)
+    assert code == 0
+    assert "id: Account Code" in out
+    assert "clustered on: spend, signup_days, plan" in out
+    assert "notes (free text" in out
