@@ -116,7 +116,7 @@ def member_columns(result: SegmentationResult) -> MemberColumns:
     """Return the assignment values for ``result``, checked and sorted by customer id."""
     ids = _id_array(result.assignments["customer_id"])
     # Sorted input appends to the (run_id, customer_id) b-tree instead of splitting pages.
-    order = pc.sort_indices(ids)
+    order = text_order(ids)
     sorted_ids = ids.take(order)
     _check_result(result, ids, sorted_ids)
     positions = order.to_numpy()
@@ -171,6 +171,24 @@ def _json_scalar(value: Any) -> str:
     if isinstance(value, datetime | date | pd.Timestamp):
         value = value.isoformat()
     return dumps(value)
+
+
+_DECIMAL_ID = r"^[1-9][0-9]{0,16}$"  # no leading zero; the sort key below fits int64
+
+
+def text_order(ids: pa.StringArray) -> pa.Array:
+    """Return the indices that sort ``ids`` as SQLite compares TEXT (byte by byte).
+
+    Most tables number their customers. Decimal ids compare byte by byte as their digits
+    padded on the right to a common length, shorter first on a tie ("1" < "10" < "2"), so
+    they sort by one integer key: 0.15 s at a million rows instead of 0.45 s for strings.
+    """
+    if len(ids) == 0 or ids.null_count or \
+            not pc.all(pc.match_substring_regex(ids, _DECIMAL_ID)).as_py():
+        return pc.sort_indices(ids)
+    lengths = pc.utf8_length(ids).to_numpy().astype(np.int64)
+    padded = ids.cast(pa.int64()).to_numpy() * 10 ** (lengths.max() - lengths)
+    return pa.array(np.argsort(padded * 19 + lengths))  # length (<= 17) breaks ties
 
 
 def _id_array(column: pd.Series) -> pa.StringArray:
