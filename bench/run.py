@@ -1,0 +1,516 @@
+"""Benchmark segbot: a full refresh per size, answer latency, and the textbook approach.
+
+    python bench/run.py --rows 100000,300000,1000000
+
+Synthetic customers are generated once per size and seed into bench/out/ (git-ignored).
+Every measurement runs in a fresh Python process, so the peak RSS reported for a size is
+that size's own. Prints a table and writes bench/out/results.json and bench/out/results.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+PHASES = ("load", "clean+features", "fit (incl. k)", "profiles", "match previous run",
+          "publish", "digest + charts")
+# refresh() reports progress with these first words; each starts the phase it names
+PHASE_BY_WORD = {"reading": "load", "cleaning": "clean+features", "fitting": "fit (incl. k)",
+                 "profiling": "profiles", "matching": "match previous run",
+                 "publishing": "publish"}
+TEXT_ANSWERS = ("/segments", "/cluster N", "/customer ID")
+CHARTS = ("overview", "elbow", "sizes", "scatter", "migration", "profile", "customer")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.worker:
+        result = WORKERS[args.worker](args)
+        Path(args.result).write_text(json.dumps(result, indent=1))
+        return 0
+    return run_all(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", default="100000,300000,1000000",
+                        type=lambda text: [int(v) for v in text.replace("_", "").split(",")],
+                        help="comma-separated table sizes (default: 100000,300000,1000000)")
+    parser.add_argument("--calls", type=int, default=200,
+                        help="calls per text answer, at every size (default 200)")
+    parser.add_argument("--chart-calls", type=int, default=200,
+                        help="renders per chart, at the largest size only (default 200)")
+    parser.add_argument("--textbook-rows", type=int, default=100_000,
+                        help="rows for the textbook comparison; 0 skips it (default 100000)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="refreshes per size, each in a fresh process; the fastest is "
+                             "reported, the highest peak RSS (default 1)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    return parser
+
+
+# --- the parent: data, one process per measurement, the table --------------------------------
+
+def run_all(args: argparse.Namespace) -> int:
+    args.out.mkdir(parents=True, exist_ok=True)
+    sizes = sorted(set(args.rows))
+    report: dict[str, Any] = {"command": _command_line(), "machine": _machine(),
+                              "load_before": os.getloadavg(), "refresh": {}, "textbook": None}
+    for rows in sizes:
+        ensure_data(args.out, rows, args.seed)
+        chart_calls = args.chart_calls if rows == sizes[-1] else 0
+        # latency is measured once, after the first refresh; repeats only time the refresh
+        runs = [_spawn("refresh", args, rows=rows, calls=args.calls if attempt == 0 else 0,
+                       chart_calls=chart_calls if attempt == 0 else 0)
+                for attempt in range(max(1, args.repeat))]
+        report["refresh"][rows] = _best_of(runs)
+        print(f"  {rows:>9,} rows: refresh {report['refresh'][rows]['total_s']:.2f} s, "
+              f"load average {_load()}", flush=True)
+    if args.textbook_rows:
+        ensure_data(args.out, args.textbook_rows, args.seed)
+        report["textbook"] = _spawn("textbook", args, rows=args.textbook_rows)
+        print(f"  textbook at {args.textbook_rows:,} rows done, load average {_load()}",
+              flush=True)
+    report["load_after"] = os.getloadavg()
+    text, markdown = format_report(report)
+    print(text)
+    (args.out / "results.json").write_text(json.dumps(report, indent=1))
+    (args.out / "results.md").write_text(markdown)
+    print(f"\nwritten: {args.out / 'results.json'}, {args.out / 'results.md'}")
+    return 0
+
+
+def ensure_data(out: Path, rows: int, seed: int) -> Path:
+    """The synthetic table for ``rows`` and ``seed``, generated on first use and cached."""
+    path = out / f"customers-{rows}-seed{seed}.tsv"
+    if not path.exists():
+        from segmentation.synthetic import generate_customers, write_customers
+
+        started = time.perf_counter()
+        partial = path.with_suffix(".partial.tsv")
+        write_customers(generate_customers(rows, seed=seed), partial)
+        partial.replace(path)
+        print(f"  generated {path.name} in {time.perf_counter() - started:.1f} s", flush=True)
+    return path
+
+
+def _spawn(worker: str, args: argparse.Namespace, **options: Any) -> dict[str, Any]:
+    result = args.out / f"{worker}-{options['rows']}.json"
+    result.unlink(missing_ok=True)
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", worker,
+               "--result", str(result), "--seed", str(args.seed), "--out", str(args.out),
+               "--rows", str(options["rows"]), "--calls", str(options.get("calls", 0)),
+               "--chart-calls", str(options.get("chart_calls", 0))]
+    subprocess.run(command, check=True, cwd=ROOT)
+    return json.loads(result.read_text())
+
+
+def _best_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    best = dict(min(runs, key=lambda run: run["total_s"]))
+    best["peak_rss_mib"] = max(run["peak_rss_mib"] for run in runs)
+    best["repeats"] = [run["total_s"] for run in runs]
+    first = runs[0]
+    best["latency_ms"], best["chart_ms"] = first["latency_ms"], first["chart_ms"]
+    return best
+
+
+def _command_line() -> str:
+    return "python bench/run.py " + " ".join(sys.argv[1:])
+
+
+def _machine() -> dict[str, Any]:
+    import platform
+
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {"cpus": os.cpu_count(), "memory_gib": round(memory, 1),
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def _load() -> str:
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+# --- worker: one full refresh, then answer latency -------------------------------------------
+
+def refresh_worker(args: argparse.Namespace) -> dict[str, Any]:
+    """Time two refreshes phase by phase on a fresh store, then the answers it serves.
+
+    The first refresh publishes the store's first run; the second, on the same table, is
+    the weekly one: it also matches its segments to the previous run and counts movement.
+    """
+    from bot.refresh import refresh
+    from segmentation.model import ModelConfig
+    from storage.store import Store
+
+    rows = args.rows[0]
+    data = args.out / f"customers-{rows}-seed{args.seed}.tsv"
+    db = args.out / f"bench-{rows}.db"
+    for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        path.unlink(missing_ok=True)
+    store = Store(db)
+    _warm_up_charts()
+    baseline = _peak_rss_mib()
+    load_before = os.getloadavg()
+    timed = []
+    for _ in range(2):
+        clock = PhaseClock()
+        run = refresh(store, data, config=ModelConfig(seed=args.seed), progress=clock.progress)
+        clock.start("digest + charts")
+        render_digest(store)
+        timed.append((run, clock.stop(), _peak_rss_mib()))
+    (_, first, first_rss), (run, phases, peak_rss) = timed
+    missing = [phase for phase in PHASES if phase not in phases]
+    if missing:
+        raise SystemExit(f"refresh() did not report the phases {missing}; update PHASE_BY_WORD")
+    result = {"rows": rows, "rows_kept": run.rows_kept, "k": run.k,
+              "silhouette": run.silhouette, "phases_s": phases,
+              "total_s": round(sum(phases.values()), 3),
+              "first_run_phases_s": first, "first_run_total_s": round(sum(first.values()), 3),
+              "baseline_rss_mib": baseline, "first_run_peak_rss_mib": first_rss,
+              "peak_rss_mib": peak_rss, "load_during": [load_before, os.getloadavg()]}
+    from bot import answers
+
+    ids = sample_customer_ids(data, max(args.calls, args.chart_calls), args.seed)
+    latency, built = time_answers(store, answers, run.k, ids, args.calls, args.seed)
+    result["latency_ms"] = latency
+    result["chart_ms"] = time_charts(store, answers, built, args.chart_calls, args.seed)
+    return result
+
+
+def _warm_up_charts() -> None:
+    """Load fonts and build matplotlib's caches once, as a running bot has done long before."""
+    from segmentation.charts import render_elbow_chart
+    from segmentation.result import KSelection
+
+    render_elbow_chart(KSelection((2, 3, 4), (3.0, 2.0, 1.5), (0.3, 0.2, 0.1), 3, "warm-up",
+                                  "elbow"))
+
+
+class PhaseClock:
+    """Wall time per phase, phases started by refresh()'s progress messages."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, float] = {}
+        self.current: str | None = None
+        self.since = 0.0
+
+    def progress(self, message: str) -> None:
+        first = message.split(maxsplit=1)[0].lower() if message.strip() else ""
+        phase = PHASE_BY_WORD.get(first)
+        if phase is not None:  # other messages belong to the phase they occur in
+            self.start(phase)
+
+    def start(self, phase: str) -> None:
+        now = time.perf_counter()
+        if self.current is not None:
+            self.times[self.current] = self.times.get(self.current, 0.0) + now - self.since
+        self.current, self.since = phase, now
+
+    def stop(self) -> dict[str, float]:
+        self.start("")
+        self.times.pop("", None)
+        return {phase: round(self.times[phase], 3) for phase in PHASES if phase in self.times}
+
+
+def render_digest(store: Any) -> Any:
+    """What the scheduled refresh does after refresh(): the digest, its charts and files."""
+    from bot.digest import digest_answer
+
+    digest = digest_answer(store)
+    for attachment in (*digest.charts, *digest.files):
+        attachment.render()
+    return digest
+
+
+def sample_customer_ids(data: Path, count: int, seed: int) -> list[str]:
+    """``count`` random ids of the table's customers (with repeats if the table is small)."""
+    import numpy as np
+    import pyarrow.csv as pa_csv
+
+    table = pa_csv.read_csv(data, parse_options=pa_csv.ParseOptions(delimiter="\t"),
+                            convert_options=pa_csv.ConvertOptions(include_columns=["ID"]))
+    ids = table.column("ID").to_numpy()
+    picks = np.random.default_rng(seed).choice(len(ids), size=count, replace=count > len(ids))
+    return [str(ids[i]) for i in picks]
+
+
+def time_answers(store: Any, answers: Any, k: int, ids: list[str], calls: int,
+                 seed: int) -> tuple[dict[str, dict[str, float]], dict[str, list[Any]]]:
+    """p50/p99 of each text answer over ``calls`` calls; the answers are kept for the charts."""
+    import numpy as np
+
+    if calls <= 0:
+        return {}, {}
+    segments = np.random.default_rng(seed).integers(1, k + 1, size=calls)
+    requests = {"/segments": [("/segments", "")] * calls,
+                "/cluster N": [("/cluster", str(s)) for s in segments],
+                "/customer ID": [("/customer", i) for i in ids[:calls]]}
+    latency, built = {}, {}
+    for name, calls_of in requests.items():
+        samples, built[name] = [], []
+        for command, text in calls_of:
+            started = time.perf_counter()
+            reply = answers.answer(store, answers.parse_request(command, text))
+            samples.append(time.perf_counter() - started)
+            if reply.is_error:
+                raise SystemExit(f"{command} {text} answered with an error: {reply.sections}")
+            built[name].append(reply)
+        latency[name] = _percentiles(samples, scale=1000)
+    return latency, built
+
+
+def time_charts(store: Any, answers: Any, built: dict[str, list[Any]], calls: int,
+                seed: int) -> dict[str, dict[str, float]]:
+    """p50/p99 render time of each chart over ``calls`` renders (profiles and customers vary)."""
+    if calls <= 0:
+        return {}
+    (overview,) = answers.answer(store, answers.parse_request("/segments", "")).charts
+    elbow, sizes, scatter = answers.run_charts(store)
+    migration = render_digest(store).charts[0]
+    if not migration.filename.startswith("migration"):
+        raise SystemExit(f"expected the digest's migration chart, got {migration.filename}")
+    sources: dict[str, Callable[[int], Any]] = {
+        "overview": lambda _: overview, "elbow": lambda _: elbow, "sizes": lambda _: sizes,
+        "scatter": lambda _: scatter, "migration": lambda _: migration,
+        "profile": lambda i: _cycle(built["/cluster N"], i).charts[0],
+        "customer": lambda i: _cycle(built["/customer ID"], i).charts[0],
+    }
+    timings = {}
+    for name, chart_of in sources.items():
+        samples = []
+        for i in range(calls):
+            chart = chart_of(i)
+            started = time.perf_counter()
+            chart.render()
+            samples.append(time.perf_counter() - started)
+        timings[name] = _percentiles(samples, scale=1000)
+    return timings
+
+
+def _cycle(items: list[Any], i: int) -> Any:
+    if not items:
+        raise SystemExit("chart renders need answers: run with --calls > 0")
+    return items[i % len(items)]
+
+
+def _percentiles(samples: list[float], scale: float) -> dict[str, float]:
+    import numpy as np
+
+    values = np.asarray(samples) * scale
+    return {"p50": round(float(np.percentile(values, 50)), 2),
+            "p99": round(float(np.percentile(values, 99)), 2),
+            "max": round(float(values.max()), 2), "calls": len(samples)}
+
+
+def _peak_rss_mib() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
+
+
+# --- worker: the textbook approach against ours ----------------------------------------------
+
+SHARED_SAMPLE = 10_000
+
+
+def textbook_worker(args: argparse.Namespace) -> dict[str, Any]:
+    """Ours and the textbook fit on the same prepared customers; silhouettes on one sample."""
+    import numpy as np
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score, silhouette_score
+    from sklearn.pipeline import Pipeline
+
+    from segmentation.loading import load_table
+    from segmentation.model import ModelConfig, build_pipeline, build_preprocessor, fit_model
+    from segmentation.prepare import prepare_customers
+
+    rows, config = args.rows[0], ModelConfig(seed=args.seed)
+    prepared = prepare_customers(load_table(args.out / f"customers-{rows}-seed{args.seed}.tsv"))
+    frame, numeric, categorical = prepared.frame, prepared.numeric, prepared.categorical
+
+    started = time.perf_counter()
+    ours = fit_model(frame, numeric, categorical, config)
+    ours_s = time.perf_counter() - started
+
+    # The textbook: the same preprocessing and PCA, then every k fitted on all customers
+    # with n_init=10 and scored by silhouette on all customers (sklearn computes it exactly,
+    # in chunks of pairwise distances); the best silhouette wins.
+    started = time.perf_counter()
+    steps = build_pipeline(build_preprocessor(frame, numeric, categorical, config), 2,
+                           config).steps[:2]
+    points = Pipeline(steps).fit_transform(frame)
+    fits, silhouette_s = {}, 0.0
+    for k in range(config.k_min, config.k_max + 1):
+        model = KMeans(n_clusters=k, n_init=10, random_state=args.seed).fit(points)
+        scored = time.perf_counter()
+        fits[k] = (model.labels_, float(silhouette_score(points, model.labels_)))
+        silhouette_s += time.perf_counter() - scored
+        print(f"    textbook k={k}: silhouette on all {len(points):,} = {fits[k][1]:.4f}",
+              flush=True)
+    textbook_s = time.perf_counter() - started
+    textbook_k = max(fits, key=lambda k: fits[k][1])
+
+    sample = np.sort(np.random.default_rng(args.seed + 1).choice(
+        len(points), size=min(SHARED_SAMPLE, len(points)), replace=False))
+
+    def on_sample(labels: np.ndarray) -> float:
+        return round(float(silhouette_score(points[sample], labels[sample])), 4)
+
+    ours_k = ours.selection.chosen_k
+    return {
+        "rows": len(frame), "ours_s": round(ours_s, 3), "textbook_s": round(textbook_s, 3),
+        "textbook_silhouette_s": round(silhouette_s, 3),
+        "speedup": round(textbook_s / ours_s, 1), "ours_k": ours_k, "textbook_k": textbook_k,
+        "shared_sample": len(sample),
+        "ours_silhouette": on_sample(ours.labels),
+        "textbook_silhouette": on_sample(fits[textbook_k][0]),
+        "textbook_same_k_silhouette": on_sample(fits[ours_k][0]),
+        "textbook_full_silhouette": {k: round(s, 4) for k, (_, s) in fits.items()},
+        "agreement_same_k_ari": round(float(adjusted_rand_score(ours.labels,
+                                                                fits[ours_k][0])), 3),
+        "load_during": os.getloadavg(),
+    }
+
+
+WORKERS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
+    "refresh": refresh_worker, "textbook": textbook_worker}
+
+
+# --- the table --------------------------------------------------------------------------------
+
+def format_report(report: dict[str, Any]) -> tuple[str, str]:
+    """The results as a plain-text table for the terminal and as Markdown."""
+    refreshes = {int(rows): run for rows, run in report["refresh"].items()}
+    sizes = sorted(refreshes)
+    header = ["", *(f"{rows:,}" for rows in sizes), "target"]
+    table = [header]
+    for phase in PHASES:
+        table.append([f"{phase} (s)", *(f"{refreshes[r]['phases_s'].get(phase, 0):.2f}"
+                                        for r in sizes), ""])
+    table.append(["total refresh (s)", *(f"{refreshes[r]['total_s']:.2f}" for r in sizes),
+                  "≤ 3 at 100k, ≤ 20 at 1M"])
+    table.append(["s per 100k rows", *(f"{refreshes[r]['total_s'] / r * 1e5:.2f}"
+                                       for r in sizes), "flat or falling"])
+    table.append(["first refresh, empty store (s)",
+                  *(f"{refreshes[r]['first_run_total_s']:.2f}" for r in sizes), ""])
+    table.append(["peak RSS (MiB)", *(f"{refreshes[r]['peak_rss_mib']:,.0f}" for r in sizes),
+                  "≤ 3,072 at 1M"])
+    table.append(["  after the first refresh",
+                  *(f"{refreshes[r]['first_run_peak_rss_mib']:,.0f}" for r in sizes), ""])
+    table.append(["k / silhouette", *(f"{refreshes[r]['k']} / {refreshes[r]['silhouette']:.3f}"
+                                      for r in sizes), ""])
+    for name in TEXT_ANSWERS:
+        target = "≤ 20" if name == "/customer ID" else "≤ 100"
+        table.append([f"{name} p50 / p99 (ms)",
+                      *(_p50_p99(refreshes[r]["latency_ms"].get(name)) for r in sizes),
+                      f"p99 {target} at 1M"])
+    for name in CHARTS:
+        table.append([f"chart {name} p50 / p99 (ms)",
+                      *(_p50_p99(refreshes[r]["chart_ms"].get(name)) for r in sizes),
+                      "≤ 1,500"])
+    tables = [table]
+    if report.get("textbook"):
+        tables.append(_textbook_table(report["textbook"]))
+    loads = (f"load average (1/5/15 min) before {_fmt_load(report['load_before'])}, "
+             f"after {_fmt_load(report['load_after'])}; {report['machine']['cpus']} CPUs, "
+             f"{report['machine']['memory_gib']} GiB")
+    checks = verdicts(refreshes, report.get("textbook"))
+    text = "\n\n".join(_plain(t) for t in tables) + "\n" + loads + "\n\n" + "\n".join(checks)
+    markdown = ("\n\n".join(_markdown(t) for t in tables) + "\n\n" + loads + "\n\n"
+                + "\n".join(f"- {line}" for line in checks) + "\n")
+    return text, markdown
+
+
+def verdicts(refreshes: dict[int, dict[str, Any]], book: dict[str, Any] | None) -> list[str]:
+    """One line per target of issue 5 that this run measured: the number, met or missed."""
+    lines = []
+
+    def check(what: str, value: float, limit: float, unit: str, at_most: bool = True) -> None:
+        met = value <= limit if at_most else value >= limit
+        sign = "≤" if at_most else "≥"
+        shown = f"{value:+.4f}" if not unit else f"{value:,.2f}{unit}"
+        lines.append(f"{'met   ' if met else 'MISSED'} {what}: {shown} "
+                     f"(target {sign} {limit:,g}{unit})")
+
+    if 1_000_000 in refreshes:
+        big = refreshes[1_000_000]
+        check("refresh at 1M", big["total_s"], 20, " s")
+        check("peak RSS at 1M", big["peak_rss_mib"], 3072, " MiB")
+        for name, limit in (("/customer ID", 20), ("/segments", 100), ("/cluster N", 100)):
+            if name in big["latency_ms"]:
+                check(f"{name} p99 at 1M", big["latency_ms"][name]["p99"], limit, " ms")
+        if big["chart_ms"]:
+            worst = max(big["chart_ms"], key=lambda c: big["chart_ms"][c]["p99"])
+            check(f"slowest chart p99 at 1M ({worst})", big["chart_ms"][worst]["p99"] / 1000,
+                  1.5, " s")
+    if 100_000 in refreshes:
+        check("refresh at 100k", refreshes[100_000]["total_s"], 3, " s")
+    sizes = sorted(refreshes)
+    if len(sizes) > 1:
+        small, large = refreshes[sizes[0]], refreshes[sizes[-1]]
+        check(f"time growth {sizes[0]:,} → {sizes[-1]:,} rows ({sizes[-1] / sizes[0]:g}× rows)",
+              large["total_s"] / small["total_s"], sizes[-1] / sizes[0], "×")
+    if book:
+        check("speed-up over the textbook", book["speedup"], 10, "×", at_most=False)
+        check(f"silhouette vs textbook at the same k={book['ours_k']}",
+              book["ours_silhouette"] - book["textbook_same_k_silhouette"], -0.02, "",
+              at_most=False)
+        check(f"silhouette vs textbook at its own k={book['textbook_k']}",
+              book["ours_silhouette"] - book["textbook_silhouette"], -0.02, "", at_most=False)
+    return lines
+
+
+def _textbook_table(book: dict[str, Any]) -> list[list[str]]:
+    return [
+        [f"at {book['rows']:,} customers", "ours", "textbook", "target"],
+        ["model fit incl. choosing k (s)", f"{book['ours_s']:.2f}", f"{book['textbook_s']:.1f}",
+         ""],
+        ["  of which silhouette (s)", "", f"{book['textbook_silhouette_s']:.1f}", ""],
+        ["speed-up", f"{book['speedup']:.1f}×", "", "≥ 10×"],
+        ["k chosen", str(book["ours_k"]), str(book["textbook_k"]), ""],
+        [f"silhouette, shared {book['shared_sample']:,} sample", f"{book['ours_silhouette']:.4f}",
+         f"{book['textbook_silhouette']:.4f}", "ours ≥ textbook − 0.02"],
+        [f"silhouette at k={book['ours_k']}, shared sample", f"{book['ours_silhouette']:.4f}",
+         f"{book['textbook_same_k_silhouette']:.4f}", ""],
+        [f"agreement at k={book['ours_k']} (ARI)", f"{book['agreement_same_k_ari']:.3f}", "", ""],
+    ]
+
+
+def _p50_p99(stats: dict[str, float] | None) -> str:
+    return "–" if not stats else f"{stats['p50']:,.1f} / {stats['p99']:,.1f}"
+
+
+def _fmt_load(load: Sequence[float]) -> str:
+    return " ".join(f"{v:.2f}" for v in load)
+
+
+def _plain(table: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                       for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
+             for row in table]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+def _markdown(table: list[list[str]]) -> str:
+    rows = ["| " + " | ".join(row) + " |" for row in table]
+    rows.insert(1, "|" + "---|" * len(table[0]))
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))  # runs from a checkout without `pip install -e .` too
+    raise SystemExit(main())
