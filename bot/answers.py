@@ -284,8 +284,11 @@ def customer_answer(store: Store, customer_id: str) -> Answer:
 
 
 def _customer_fields(record: CustomerRecord, segment: SegmentProfile) -> tuple[str, ...]:
+    """What sets the segment apart first, then the rest; Slack shows ten fields at most."""
+    rank = {feature: i for i, feature in enumerate(segment.distinguishing)}
+    ordered = sorted(record.attributes.items(), key=lambda item: rank.get(item[0], len(rank)))
     fields = []
-    for feature, value in record.attributes.items():
+    for feature, value in ordered:
         stat = segment.stat(feature)
         if stat is not None:
             fields.append(f"*{stat.label}*\n{format_value(feature, value)} "

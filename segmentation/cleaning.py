@@ -151,7 +151,7 @@ def drop_extreme_outliers(frame: pd.DataFrame, columns: Iterable[str],
         mask = extreme_outliers(narrow[column])
         if mask.any():
             values = narrow.loc[mask, column]
-            shown = ", ".join(f"{v:,.0f}" for v in values.head(5))
+            shown = ", ".join(f"{v:,.0f}" for v in values.drop_duplicates().head(5))
             reasons = pd.Series(f"{column} is an extreme outlier", index=narrow.index)
             reasons[mask] = [f"{column} {v:,.0f} is an extreme outlier" for v in values]
             narrow = log.drop(narrow, mask, column, reasons,

@@ -27,8 +27,7 @@ MAX_AGE = 100
 MODEL_FEATURES = ("Income", "Age", "Children", "TotalSpend", "TotalPurchases", "OnlineShare",
                   "NumDealsPurchases", "NumWebVisitsMonth", "Recency", "CampaignsAccepted")
 PROFILE_FEATURES = MODEL_FEATURES + ("TenureDays", *SPEND_COLUMNS, "NumWebPurchases",
-                                     "NumCatalogPurchases", "NumStorePurchases", "Kidhome",
-                                     "Teenhome")
+                                     "NumCatalogPurchases", "NumStorePurchases")
 DISPLAY_COLUMNS = ("Age", "Income", "Education", "Marital_Status", "Children", "TotalSpend",
                    "TotalPurchases", "OnlineShare", "NumDealsPurchases", "Recency",
                    "TenureDays", "CampaignsAccepted")

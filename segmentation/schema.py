@@ -210,7 +210,7 @@ def _forced_role(series: pd.Series, column: str,
         fmt = "" if pd.api.types.is_datetime64_any_dtype(series) else detect_date_format(series)
         if fmt is None:
             raise ConfigError(f"column {column} is listed as a date but its values are not "
-                              f"dates in a known format (e.g. {series.dropna().iloc[0]!r})")
+                              f"dates in a known format (e.g. '{series.dropna().iloc[0]}')")
         return "date", "date in the schema file", fmt
     if overrides.categoricals and column in overrides.categoricals:
         return "categorical", "categorical in the schema file", ""
