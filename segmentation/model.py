@@ -131,14 +131,14 @@ def fit_model(frame: pd.DataFrame, numeric: tuple[str, ...], categorical: tuple[
     embedding = embed.transform(frame).astype(np.float32)
     selection_rows = _sample_rows(len(frame), config.selection_sample, rng)
     silhouette_rows = _sample_rows(len(frame), config.silhouette_sample, rng)
+    pairwise = _distances(embedding[silhouette_rows])  # for every silhouette below
     selection, centres = choose_k(embedding[selection_rows], embedding[silhouette_rows],
-                                  config)
+                                  config, pairwise)
     kmeans = KMeans(n_clusters=selection.chosen_k, init=centres, n_init=1,
                     random_state=config.seed).fit(embedding)
     distances = kmeans.transform(embedding).min(axis=1)
     pipeline = Pipeline([*embed.steps, ("kmeans", kmeans)])
-    silhouette = silhouette_from_distances(_distances(embedding[silhouette_rows]),
-                                           kmeans.labels_[silhouette_rows])
+    silhouette = silhouette_from_distances(pairwise, kmeans.labels_[silhouette_rows])
     return FittedModel(pipeline, kmeans.labels_, distances, embedding, selection, silhouette,
                        tuple(float(v) for v in embed.named_steps["pca"]
                              .explained_variance_ratio_))
@@ -158,14 +158,18 @@ def _sample_rows(total: int, size: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(total, size=size, replace=False))
 
 
-def choose_k(sample: np.ndarray, silhouette_sample: np.ndarray,
-             config: ModelConfig) -> tuple[KSelection, np.ndarray]:
-    """Elbow of the inertia curve, cross-checked by silhouette; returns centres to start from."""
+def choose_k(sample: np.ndarray, silhouette_sample: np.ndarray, config: ModelConfig,
+             distances: np.ndarray | None = None) -> tuple[KSelection, np.ndarray]:
+    """Elbow of the inertia curve, cross-checked by silhouette; returns centres to start from.
+
+    ``distances`` are the pairwise distances of ``silhouette_sample``, if already computed.
+    """
     k_max = min(config.k_max, len(sample) - 1)
     ks = list(range(config.k_min, max(k_max, config.k_min) + 1))
     if config.k is not None and config.k not in ks:
         ks = sorted({*ks, config.k})
-    distances = _distances(silhouette_sample)  # once, shared by every k's silhouette
+    if distances is None:  # once, shared by every k's silhouette
+        distances = _distances(silhouette_sample)
     inertias, silhouettes, centres = [], [], {}
     with threadpool_limits(limits=1), warnings.catch_warnings():
         # many small fits: threads only add contention. Tiny tables with fewer distinct

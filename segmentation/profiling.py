@@ -38,8 +38,7 @@ def profile_segments(frame: pd.DataFrame, segment_ids: np.ndarray, features: Seq
     std = population["std"].replace(0, np.nan)
     z = ((means - population["mean"]) / std).fillna(0.0)
     index = means / population["mean"].where(population["mean"] != 0) * 100
-    mixes = {c: pd.crosstab(segment_ids, frame[c].to_numpy(), normalize="index")
-             for c in categorical}
+    mixes = {c: category_shares(segment_ids, frame[c].to_numpy()) for c in categorical}
     drafts = []
     for segment_id in sorted(sizes.index):
         stats = tuple(FeatureStat(
@@ -55,6 +54,22 @@ def profile_segments(frame: pd.DataFrame, segment_ids: np.ndarray, features: Seq
                for c in categorical}
         drafts.append((int(segment_id), int(sizes[segment_id]), stats, distinguishing, mix))
     return _name_segments(drafts, len(frame), naming_features)
+
+
+def category_shares(segment_ids: np.ndarray, values: np.ndarray) -> pd.DataFrame:
+    """Share of each label within each segment: pd.crosstab(normalize="index"), by counting.
+
+    crosstab groups a million rows through pivot_table (0.15 s a column); one bincount of
+    (segment, label) codes gives the same table.
+    """
+    segments, segment_codes = np.unique(segment_ids, return_inverse=True)
+    label_codes, labels = pd.factorize(values, sort=True)
+    known = label_codes >= 0  # crosstab leaves out missing labels
+    counts = np.bincount(segment_codes[known] * len(labels) + label_codes[known],
+                         minlength=len(segments) * len(labels))
+    table = pd.DataFrame(counts.reshape(len(segments), len(labels)), index=segments,
+                         columns=labels)
+    return table.div(table.sum(axis=1), axis=0)
 
 
 def _name_segments(drafts: list, total: int,
