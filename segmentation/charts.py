@@ -70,8 +70,11 @@ def _new_figure(height: float, width: float = WIDTH) -> Figure:
 
 def _to_png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
+    # zlib level 3 instead of 6: the same pixels, files 5-15% larger, and every chart 10-15%
+    # faster (deflating 1-2 megapixels was a sixth of a chart's time)
     fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.2,
-                facecolor="white", metadata={"Software": None})
+                facecolor="white", metadata={"Software": None},
+                pil_kwargs={"compress_level": 3})
     return buffer.getvalue()
 
 
