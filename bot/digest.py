@@ -23,7 +23,7 @@ from bot import terminal
 from bot.answers import Answer, Attachment, Section, error_answer, run_context
 from bot.blocks import answer_message
 from bot.delivery import INVITE, NOT_A_MEMBER, build_web_client
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import Settings, load_settings
 from segmentation import charts
 from storage.errors import StoreError
 from storage.records import RunRecord
@@ -250,11 +250,7 @@ def post_refresh_failure(client: WebClient, channel: str, cause: str, *, data: P
 
 def digest_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     """`segbot digest [--post]`: print the current run's digest, or post it once."""
-    try:
-        settings = load_settings(environ, require_slack=False)
-    except SettingsError as error:
-        print(f"segbot: {error}", file=sys.stderr)
-        return 2
+    settings = load_settings(environ, require_slack=False)  # errors: exit 2 in cli.main
     store = Store(args.db)
     if not args.post:
         answer = digest_answer(store)

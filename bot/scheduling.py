@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -31,7 +30,7 @@ from bot.digest import (
     retry_pending_digests,
 )
 from bot.refresh import RefreshInProgress, refresh
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import Settings, load_settings
 from segmentation.errors import DataError, SegmentationError
 from segmentation.model import ModelConfig
 from storage.errors import StoreError
@@ -223,11 +222,7 @@ def start_scheduler(settings: Settings, store: Store, client: WebClient, *,
 
 def schedule_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     """`segbot schedule`: the next refresh times, and what the refresh reads and posts."""
-    try:
-        settings = load_settings(environ, require_slack=False)
-    except SettingsError as error:
-        print(f"segbot: {error}", file=sys.stderr)
-        return 2
+    settings = load_settings(environ, require_slack=False)  # errors: exit 2 in cli.main
     print(schedule_text(settings, args.count, utc_now()))
     return 0
 
