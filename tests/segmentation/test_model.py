@@ -6,7 +6,7 @@ import pytest
 
 from segmentation.engine import segment_customers
 from segmentation.errors import DataError
-from segmentation.model import ModelConfig, build_pipeline, build_preprocessor, knee_point
+from segmentation.model import ModelConfig, build_pipeline, build_preprocessor, choose_k, knee_point
 
 
 def blobs(centres: int, per_centre: int = 150, seed: int = 0) -> pd.DataFrame:
@@ -124,3 +124,17 @@ def test_silhouette_from_distances_equals_sklearns_silhouette_score() -> None:
     assert silhouette_from_distances(distances, labels) == pytest.approx(
         silhouette_score(points, labels), abs=1e-12)
     assert silhouette_from_distances(distances, np.zeros(400)) is None
+
+
+def test_restarts_on_part_of_the_sample_draw_the_same_elbow_curve() -> None:
+    rng = np.random.default_rng(0)
+    middles = rng.uniform(-6, 6, size=(5, 4))
+    sample = np.vstack([m + rng.normal(0, 1.0, size=(1600, 4)) for m in middles])
+    silhouette_rows = sample[rng.choice(len(sample), 600, replace=False)]
+    every_row, _ = choose_k(sample, silhouette_rows, ModelConfig(restart_sample=len(sample)))
+    part, centres = choose_k(sample, silhouette_rows, ModelConfig(restart_sample=1_000))
+    assert part.chosen_k == every_row.chosen_k == 5
+    assert centres.shape == (5, 4)
+    # the curve is the whole sample's (refined there), not the 1,000 rows' own
+    assert np.allclose(part.inertias, every_row.inertias, rtol=0.01)
+    assert part.inertias[0] > 2 * 1_000 / len(sample) * every_row.inertias[0]
