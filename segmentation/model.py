@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.spatial.distance import pdist, squareform
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import pairwise_distances
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -248,7 +248,8 @@ def knee_point(ks: list[int], inertias: list[float]) -> int:
 
 
 def _distances(points: np.ndarray) -> np.ndarray:
-    return pairwise_distances(points.astype(np.float64))
+    """The square matrix of Euclidean distances (pdist: each pair once, half the work)."""
+    return squareform(pdist(points.astype(np.float64)))
 
 
 def silhouette_from_distances(distances: np.ndarray, labels: np.ndarray) -> float | None:
