@@ -16,6 +16,7 @@ from storage.errors import StoreError
 
 MOVEMENT_COLUMNS = ["from", "to", "customers"]
 MOVER_COLUMNS = ["customer_id", "from_segment", "from_name", "to_segment", "to_name"]
+LARGEST_SEGMENT_ID_KEY = "largest_segment_id"  # in meta, once retention deleted a run
 
 
 class StalePublish(StoreError):
@@ -78,10 +79,15 @@ def insert_changes(conn: sqlite3.Connection, run_id: int, changes: RunChanges) -
 
 
 def next_segment_id(conn: sqlite3.Connection) -> int:
-    """One more than the largest segment id any run ever used: ids are never reused."""
+    """One more than the largest segment id any run ever used: ids are never reused.
+
+    Runs deleted by retention leave their largest id in ``meta`` (LARGEST_SEGMENT_ID_KEY).
+    """
     (largest,) = conn.execute(
         "SELECT max(segment_id) FROM (SELECT max(segment_id) AS segment_id FROM segments "
-        "UNION ALL SELECT max(segment_id) FROM retired_segments)").fetchone()
+        "UNION ALL SELECT max(segment_id) FROM retired_segments "
+        "UNION ALL SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?)",
+        [LARGEST_SEGMENT_ID_KEY]).fetchone()
     return 1 if largest is None else int(largest) + 1
 
 

@@ -21,7 +21,7 @@ from sqlite_utils import Database
 from segmentation.matching import SegmentMatch
 from segmentation.result import SegmentationResult, SegmentProfile
 from storage import changes as run_changes
-from storage import codec, deliveries
+from storage import codec, deliveries, retention
 from storage.changes import RetiredSegment, RunChanges, check_changes, check_still_current
 from storage.deliveries import Delivery
 from storage.errors import NoPublishedRun, NotFound, StoreError
@@ -304,6 +304,30 @@ class Store:
         """Digests whose last post failed, oldest run first: to retry."""
         with self._reading() as db:
             return deliveries.failed(db.conn)
+
+    def prune_runs(self, keep: int) -> retention.PruneReport:
+        """Delete every run but the newest ``keep`` (at least 2), in one transaction.
+
+        Segment ids of deleted runs are never given out again. The file keeps its size:
+        SQLite reuses the freed pages for the next runs (``vacuum`` returns them to the disk).
+        """
+        retention.check_keep(keep)
+        try:
+            with self._writing() as db:
+                return retention.prune_runs(db.conn, keep, _current_run_id(db))
+        except sqlite3.Error as error:  # rolled back: every run is still there
+            raise StoreError(f"could not delete old runs from {self.path}: {error}") from error
+
+    def free_bytes(self) -> int:
+        """Space inside the file that deleted runs left free."""
+        with self._reading() as db:
+            return retention.free_bytes(db.conn)
+
+    def vacuum(self) -> None:
+        """Rewrite the file without its free pages (needs as much free disk as the store)."""
+        with self._connect() as db:
+            db.conn.execute("VACUUM")
+            db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @contextmanager
     def _connect(self) -> Iterator[Database]:

@@ -1,0 +1,70 @@
+"""Dropping old runs so a weekly refresh of a million customers does not fill the disk.
+
+A 1M-customer run takes ~100 MB; the store keeps the newest runs and deletes the rest in one
+transaction. Segment ids stay never-reused: the largest id ever given out is remembered in
+``meta`` before the runs that used it are deleted.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from storage.changes import LARGEST_SEGMENT_ID_KEY, next_segment_id
+
+MIN_KEEP = 2  # the current run and the one before it: the digest and movement compare them
+
+# Every table keyed by run, children first; runs itself goes last.
+RUN_TABLES = ("assignments", "exclusions", "segments", "segment_matches", "retired_segments",
+              "movement", "digest_deliveries")
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    """What ``prune_runs`` removed and what it kept, newest first."""
+
+    removed: tuple[int, ...]
+    kept: tuple[int, ...]
+    customer_rows: int  # assignment rows deleted: one per customer per removed run
+
+
+def check_keep(keep: int) -> None:
+    if keep < MIN_KEEP:
+        raise ValueError(f"keep at least {MIN_KEEP} runs (got {keep}): the digest compares the "
+                         "current run with the one before it")
+
+
+def prune_runs(conn: sqlite3.Connection, keep: int, current_run_id: int | None) -> PruneReport:
+    """Delete every run but the newest ``keep`` (and the current one) with all its rows.
+
+    Call inside one write transaction: readers see the runs before or after, never a part.
+    """
+    check_keep(keep)
+    run_ids = [row[0] for row in conn.execute("SELECT id FROM runs ORDER BY id DESC")]
+    kept = set(run_ids[:keep]) | ({current_run_id} if current_run_id is not None else set())
+    removed = [run_id for run_id in run_ids if run_id not in kept]
+    if not removed:
+        return PruneReport((), tuple(run_ids), 0)
+    remember_largest_segment_id(conn)
+    placeholders = ", ".join("?" * len(removed))
+    (customer_rows,) = conn.execute(
+        f"SELECT count(*) FROM assignments WHERE run_id IN ({placeholders})", removed).fetchone()
+    for table in RUN_TABLES:
+        conn.execute(f"DELETE FROM {table} WHERE run_id IN ({placeholders})", removed)
+    conn.execute(f"DELETE FROM runs WHERE id IN ({placeholders})", removed)
+    return PruneReport(tuple(removed), tuple(sorted(kept, reverse=True)), int(customer_rows))
+
+
+def remember_largest_segment_id(conn: sqlite3.Connection) -> None:
+    """Record the largest segment id used so far, so ids stay unique after its run is gone."""
+    largest = next_segment_id(conn) - 1
+    if largest >= 1:
+        conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
+                     "SET value = excluded.value", [LARGEST_SEGMENT_ID_KEY, str(largest)])
+
+
+def free_bytes(conn: sqlite3.Connection) -> int:
+    """Bytes of free pages inside the file: reused by the next runs, or returned by VACUUM."""
+    (pages,) = conn.execute("PRAGMA freelist_count").fetchone()
+    (size,) = conn.execute("PRAGMA page_size").fetchone()
+    return int(pages) * int(size)
