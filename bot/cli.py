@@ -92,6 +92,13 @@ def build_parser(default_db: str) -> argparse.ArgumentParser:
                   "Print the digest of the current run, or post it with --post.")
     sub.add_argument("--post", action="store_true",
                      help="post to $SEGBOT_DIGEST_CHANNEL (once per run and channel)")
+    sub = command("prune", cmd_prune,
+                  "Delete old runs, keeping the newest N (a run of 1M customers is ~100 MB).")
+    sub.add_argument("--keep", type=_runs_to_keep, required=True, metavar="N",
+                     help="runs to keep, newest first (2 or more: the digest compares the "
+                          "current run with the one before it)")
+    sub.add_argument("--vacuum", action="store_true",
+                     help="also shrink the file (rewrites it: needs as much free disk space)")
     sub = command("schedule", _delegate("bot.scheduling", "schedule_command"),
                   "Show when the scheduled refresh will run next.")
     sub.add_argument("--count", type=_positive_int, default=5, help="how many run times")
@@ -125,6 +132,15 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    return value
+
+
+def _runs_to_keep(text: str) -> int:
+    value = _positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(
+            f"keep at least 2 runs (got {value}): the digest compares the current run with "
+            "the one before it")
     return value
 
 
@@ -257,6 +273,34 @@ def cmd_sample(args: argparse.Namespace, environ: dict[str, str]) -> int:
     print(f"{args.rows:,} synthetic customers written to {path} "
           f"in {time.perf_counter() - started:.1f}s")
     return 0
+
+
+def cmd_prune(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    store = _open_store(args.db)
+    report = store.prune_runs(args.keep)
+    if not report.removed:
+        print(f"Nothing to delete: {args.db} has {len(report.kept)} run(s), "
+              f"keeping up to {args.keep}.")
+    else:
+        print(f"Deleted {_runs(report.removed)} ({report.customer_rows:,} customer rows); "
+              f"kept {_runs(report.kept)}.")
+    if args.vacuum:
+        before = args.db.stat().st_size
+        store.vacuum()
+        print(f"Vacuumed {args.db}: {_megabytes(before)} → {_megabytes(args.db.stat().st_size)}.")
+    elif report.removed:
+        print(f"{_megabytes(store.free_bytes())} inside {args.db} is now free and will hold the "
+              "next runs; `--vacuum` returns it to the disk.")
+    return 0
+
+
+def _runs(run_ids: tuple[int, ...]) -> str:
+    shown = ", ".join(str(run_id) for run_id in run_ids)
+    return f"run {shown}" if len(run_ids) == 1 else f"{len(run_ids)} runs ({shown})"
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:,.1f} MB"
 
 
 def cmd_demo(args: argparse.Namespace, environ: dict[str, str]) -> int:

@@ -134,6 +134,7 @@ class ScheduledRefresh:
             return None
         log.info("scheduled refresh published run %s", run.id)
         self._post_digest(run)
+        self._prune()
         return run
 
     def _data(self) -> Path:
@@ -168,6 +169,20 @@ class ScheduledRefresh:
             log.error("digest of run %s not posted (retried on next start): %s", run.id, error)
             return
         log.info(outcome.detail)
+
+    def _prune(self) -> None:
+        """Keep the newest SEGBOT_KEEP_RUNS runs; a failure is logged, the next run retries."""
+        if self.settings.keep_runs is None:
+            return
+        try:
+            report = self.store.prune_runs(self.settings.keep_runs)
+        except StoreError as error:
+            log.error("old runs not deleted (retried after the next refresh): %s", error)
+            return
+        if report.removed:
+            log.info("deleted %d old run(s) (%s), keeping %d (SEGBOT_KEEP_RUNS)",
+                     len(report.removed), ", ".join(map(str, report.removed)),
+                     len(report.kept))
 
 
 def describe_failure(error: BaseException) -> str:

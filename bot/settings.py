@@ -52,6 +52,7 @@ class Settings:
     digest_channel: str | None = None
     refresh_cron: str = DEFAULT_REFRESH_CRON
     timezone: str = DEFAULT_TIMEZONE
+    keep_runs: int | None = None  # None: keep every run
 
     @property
     def socket_mode(self) -> bool:
@@ -96,6 +97,7 @@ def load_settings(environ: Mapping[str, str], *, require_slack: bool,
         digest_channel=reader.get("SEGBOT_DIGEST_CHANNEL", _channel_id),
         refresh_cron=reader.get("SEGBOT_REFRESH_CRON", _crontab) or DEFAULT_REFRESH_CRON,
         timezone=reader.get("SEGBOT_TIMEZONE", _timezone) or DEFAULT_TIMEZONE,
+        keep_runs=reader.get("SEGBOT_KEEP_RUNS", _keep_runs),
     )
     if reader.problems:
         raise SettingsError(reader.problems)
@@ -175,6 +177,13 @@ def _channel_id(raw: str) -> str:
 def _port(raw: str) -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= 65535:
         raise ValueError(f"{raw[:20]!r} is not a port number (1-65535)")
+    return int(raw)
+
+
+def _keep_runs(raw: str) -> int:
+    if not raw.isdigit() or int(raw) < 2:
+        raise ValueError(f"{raw[:20]!r} is not a number of runs to keep (2 or more: the digest "
+                         "compares the current run with the one before it)")
     return int(raw)
 
 

@@ -1,5 +1,6 @@
 """The `segbot` command line, end to end, as a user runs it."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -167,3 +168,32 @@ def test_refresh_summary_reports_the_inferred_schema(tmp_path, capsys) -> None:
     assert "id: Account Code" in out
     assert "clustered on: spend, signup_days, plan" in out
     assert "notes (free text" in out
+
+
+def test_prune_keeps_the_newest_runs_and_vacuum_shrinks_the_file(tmp_path, capsys) -> None:
+    data, db = tmp_path / "customers.tsv", tmp_path / "segbot.db"
+    assert run_cli(["sample", "--rows", "3000", "--out", str(data)], capsys)[0] == 0
+    for seed in (1, 2, 3):
+        assert run_cli(["refresh", "--data", str(data), "--db", str(db), "--k", "3",
+                        "--seed", str(seed)], capsys)[0] == 0
+
+    segmented = Store(db).get_run(1).rows_kept
+
+    code, out, _ = run_cli(["prune", "--keep", "2", "--db", str(db)], capsys)
+    assert code == 0
+    assert out.startswith(f"Deleted run 1 ({segmented:,} customer rows); kept 2 runs (3, 2).")
+    assert "MB inside" in out and "--vacuum" in out
+    assert [run.id for run in Store(db).list_runs()] == [3, 2]
+
+    code, out, _ = run_cli(["prune", "--keep", "2", "--vacuum", "--db", str(db)], capsys)
+    assert code == 0 and out.startswith("Nothing to delete")
+    before, after = re.search(r"Vacuumed .*: ([\d.]+) MB → ([\d.]+) MB", out).groups()
+    assert float(after) < float(before)
+
+
+def test_prune_refuses_to_keep_fewer_than_two_runs(published_db, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["prune", "--keep", "1", "--db", str(published_db)], environ={})
+    assert exit_.value.code == 2
+    assert "keep at least 2 runs" in capsys.readouterr().err
+    assert len(Store(published_db).list_runs()) >= 1

@@ -150,6 +150,20 @@ def test_each_run_reads_the_file_afresh_then_posts_the_digest(
     assert second_files.params["files"].count('"id"') == 3  # migration, sizes, movers
 
 
+def test_segbot_keep_runs_deletes_the_oldest_run_after_each_weekly_refresh(
+        fake: FakeSlack, data: Path, tmp_path: Path, scheduler) -> None:
+    store = Store(tmp_path / "segbot.db")
+    clock = Clock(MONDAY_0600)
+    job, _ = start(settings_for(fake, data, SEGBOT_KEEP_RUNS="2"), store, scheduler, clock)
+
+    for _ in range(3):
+        job()
+        clock.moment += timedelta(days=7)
+
+    assert [run.id for run in store.list_runs()] == [3, 2]
+    assert len(posted_texts(fake)) == 3  # every week's digest went out before the prune
+
+
 @pytest.mark.parametrize("break_it, cause", [
     (lambda data: data.unlink(), "no such file: "),
     (lambda data: data.write_text("ID\n1\n"), "only 1 customer row(s)"),

@@ -58,12 +58,14 @@ def test_every_bad_variable_is_listed_in_one_error(tmp_path: Path) -> None:
         "SEGBOT_DIGEST_CHANNEL": "#general",
         "SEGBOT_REFRESH_CRON": "every monday",
         "SEGBOT_TIMEZONE": "Mars/Olympus",
+        "SEGBOT_KEEP_RUNS": "1",
         "PORT": "http",
     })
     named = [p.split(":")[0].split()[0] for p in listed]
     assert named == ["SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SEGBOT_DB", "SEGBOT_SLACK_API_URL",
                      "SEGBOT_ALLOWED_CHANNELS", "SEGBOT_ALLOWED_USERS", "PORT",
-                     "SEGBOT_DIGEST_CHANNEL", "SEGBOT_REFRESH_CRON", "SEGBOT_TIMEZONE"]
+                     "SEGBOT_DIGEST_CHANNEL", "SEGBOT_REFRESH_CRON", "SEGBOT_TIMEZONE",
+                     "SEGBOT_KEEP_RUNS"]
     text = "\n".join(listed)
     assert "'#marketing'" in text and "'alice'" in text and "is a folder" in text
 
@@ -84,8 +86,11 @@ def test_values_are_parsed() -> None:
         "SEGBOT_DIGEST_CHANNEL": "C0DIGEST",
         "SEGBOT_REFRESH_CRON": "30 7 * * 1-5",
         "SEGBOT_TIMEZONE": "Europe/Paris",
+        "SEGBOT_KEEP_RUNS": "12",
         "PORT": "8000",
     }, require_slack=True)
+    assert settings.keep_runs == 12
+    assert load_settings(SOCKET_ENV, require_slack=True).keep_runs is None  # keep every run
     assert settings.slack_api_url == "http://127.0.0.1:8080/api/"  # joined onto, so a slash
     assert settings.allowed_channels == {"C0123ABC", "G0456DEF"}
     assert settings.data_path == Path("/data/customers.csv")
