@@ -136,7 +136,10 @@ def _positive_int(text: str) -> int:
 
 
 def _runs_to_keep(text: str) -> int:
-    value = _positive_int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 2:
         raise argparse.ArgumentTypeError(
             f"keep at least 2 runs (got {value}): the digest compares the current run with "

@@ -191,9 +191,10 @@ def test_prune_keeps_the_newest_runs_and_vacuum_shrinks_the_file(tmp_path, capsy
     assert float(after) < float(before)
 
 
-def test_prune_refuses_to_keep_fewer_than_two_runs(published_db, capsys) -> None:
+@pytest.mark.parametrize("keep", ["1", "0", "-1"])
+def test_prune_refuses_to_keep_fewer_than_two_runs(keep, published_db, capsys) -> None:
     with pytest.raises(SystemExit) as exit_:
-        main(["prune", "--keep", "1", "--db", str(published_db)], environ={})
+        main(["prune", "--keep", keep, "--db", str(published_db)], environ={})
     assert exit_.value.code == 2
-    assert "keep at least 2 runs" in capsys.readouterr().err
+    assert f"keep at least 2 runs (got {keep})" in capsys.readouterr().err
     assert len(Store(published_db).list_runs()) >= 1
