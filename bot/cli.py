@@ -235,6 +235,12 @@ def cmd_segments(args: argparse.Namespace, environ: dict[str, str]) -> int:
 
 
 def cmd_cluster(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    if not args.segment.isascii() or not args.segment.isdigit() or int(args.segment) < 1:
+        raise CliError(f"{args.segment!r} is not a segment number: use one listed by "
+                       "`segbot segments`, e.g. `segbot cluster 2`")
+    if args.export is not None and not args.export.parent.is_dir():
+        # checked before the answer is printed, so a typo does not come after a screenful
+        raise CliError(f"--export {args.export}: there is no folder {args.export.parent}")
     store = _open_store(args.db)
     request = answers.parse_request("cluster", args.segment)
     result = _answer_or_fail(store, request)

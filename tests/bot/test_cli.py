@@ -138,7 +138,7 @@ def test_console_script_demo_runs_on_embedded_defaults(tmp_path) -> None:
     (["segments", "--db", "{tmp}/not-a-db.txt"], "cannot open the store"),
     (["refresh", "--data", "{data}", "--db", "{tmp}/missing-folder/x.db"], "cannot open"),
     (["cluster", "1", "--db", "{db}", "--export", "{tmp}/missing-folder/f.csv"],
-     "No such file"),
+     "there is no folder"),
     (["segments", "--db", "{db}", "--charts", "{tmp}/not-a-db.txt"], "exists"),
     (["sample", "--rows", "10", "--out", "{tmp}/y.xlsx"], "xlsx"),
 ])
@@ -198,3 +198,14 @@ def test_prune_refuses_to_keep_fewer_than_two_runs(keep, published_db, capsys) -
     assert exit_.value.code == 2
     assert f"keep at least 2 runs (got {keep})" in capsys.readouterr().err
     assert len(Store(published_db).list_runs()) >= 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["cluster", "0"], "'0' is not a segment number: use one listed by `segbot segments`"),
+    (["cluster", "1", "--export", "/no/such/folder/c.csv"], "there is no folder /no/such/folder"),
+])
+def test_cluster_argument_errors_come_before_any_answer(args, message, published_db,
+                                                         capsys) -> None:
+    code, out, err = run_cli([*args, "--db", str(published_db)], capsys)
+    assert code == 2 and out == ""
+    assert err == f"segbot: error: {err.removeprefix('segbot: error: ')}" and message in err
