@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from types import ModuleType
 
 from bot import comparison
-from segmentation import charts
 from segmentation.naming import format_value
 from segmentation.result import FeatureStat, SegmentProfile
 from storage.errors import NoPublishedRun, NotFound
@@ -78,6 +78,14 @@ class Request:
     kind: str  # help | overview | changes | segment | export | customer
     argument: str = ""
     audited: bool = field(default=False)
+
+
+def _charts() -> ModuleType:
+    """segmentation.charts, imported on the first render: matplotlib costs ~0.6 s of start-up
+    that text-only answers (and `segbot customer` in a terminal) never need."""
+    from segmentation import charts
+
+    return charts
 
 
 def parse_request(command: str, text: str) -> Request:
@@ -201,7 +209,7 @@ def overview_answer(store: Store) -> Answer:
             button=Button("Profile", "segment_profile", str(segment.segment_id))))
     chart = Attachment(f"segments-run{run.id}.png",
                        f"Segments of run {run.id}: sizes and profiles",
-                       lambda: charts.render_overview_chart(segments))
+                       lambda: _charts().render_overview_chart(segments))
     return Answer(f"Customer segments — run {run.id}", tuple(sections), run_context(run),
                   charts=(chart,), in_channel=True)
 
@@ -231,7 +239,7 @@ def segment_answer(store: Store, segment_id: int) -> Answer:
                                           str(segment.segment_id))))
     chart = Attachment(f"segment-{segment.segment_id}-run{run.id}.png",
                        f"Segment {segment.segment_id} · {segment.name} vs the average customer",
-                       lambda: charts.render_profile_chart(segment))
+                       lambda: _charts().render_profile_chart(segment))
     return Answer(f"Segment {segment.segment_id} · {segment.name}", tuple(sections),
                   run_context(run), charts=(chart,), in_channel=True)
 
@@ -277,7 +285,7 @@ def customer_answer(store: Store, customer_id: str) -> Answer:
                 *_history_sections(record))
     chart = Attachment(f"customer-{_safe(record.customer_id)}-run{run.id}.png",
                        f"Customer {record.customer_id} vs segment {segment.segment_id}",
-                       lambda: charts.render_customer_chart(record.customer_id,
+                       lambda: _charts().render_customer_chart(record.customer_id,
                                                             record.attributes, segment))
     return Answer(f"Customer {record.customer_id} · segment {segment.segment_id}", sections,
                   run_context(run), charts=(chart,))
@@ -330,7 +338,7 @@ def changes_answer(store: Store) -> Answer:
             sections.append(Section(f"*{heading}*\n" + "\n".join(f"• {line}" for line in lines)))
     chart = Attachment(f"migration-run{cmp.previous.id}-to-run{run.id}.png",
                        f"Where customers moved between run {cmp.previous.id} and run {run.id}",
-                       lambda: charts.render_migration_chart(comparison.migration_matrix(cmp)))
+                       lambda: _charts().render_migration_chart(comparison.migration_matrix(cmp)))
     return Answer(title, tuple(sections), run_context(run), charts=(chart,), in_channel=True)
 
 
@@ -344,9 +352,9 @@ def run_charts(store: Store) -> tuple[Attachment, ...]:
     segments = store.list_segments(run.id)
     return (
         Attachment(f"elbow-run{run.id}.png", "How k was chosen",
-                   lambda: charts.render_elbow_chart(run.elbow)),
+                   lambda: _charts().render_elbow_chart(run.elbow)),
         Attachment(f"sizes-run{run.id}.png", "Customers per segment",
-                   lambda: charts.render_sizes_chart(segments)),
+                   lambda: _charts().render_sizes_chart(segments)),
         Attachment(f"scatter-run{run.id}.png", "Customers on the two main axes",
-                   lambda: charts.render_scatter_chart(store.projection(run.id), segments)),
+                   lambda: _charts().render_scatter_chart(store.projection(run.id), segments)),
     )

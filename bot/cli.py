@@ -13,7 +13,6 @@ from bot import answers, terminal
 from bot.refresh import RefreshInProgress, refresh
 from bot.settings import SettingsError
 from segmentation.errors import SegmentationError
-from segmentation.model import ModelConfig
 from segmentation.schema import load_schema_file
 from storage.errors import StoreError
 from storage.records import RunRecord
@@ -168,6 +167,8 @@ def _progress() -> Callable[[str], None]:
 
 
 def cmd_refresh(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    from segmentation.model import ModelConfig  # scikit-learn: only commands that fit need it
+
     overrides = load_schema_file(args.schema) if args.schema else None
     store = _open_store(args.db, create=True)
     run = refresh(store, args.data, config=ModelConfig(k=args.k, seed=args.seed),
@@ -314,6 +315,7 @@ def _megabytes(size: int) -> str:
 
 
 def cmd_demo(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    from segmentation.model import ModelConfig
     from segmentation.synthetic import generate_customers, write_customers
 
     out: Path = args.out

@@ -15,16 +15,20 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from segmentation.engine import Progress, segment_customers
 from segmentation.loading import load_table
 from segmentation.matching import match_segments, movement_matrix
-from segmentation.model import ModelConfig
 from segmentation.result import SegmentationResult
 from segmentation.schema import SchemaOverrides
 from storage.changes import RetiredSegment, RunChanges
 from storage.records import RunRecord
 from storage.store import Store
+
+if TYPE_CHECKING:  # the engine (scikit-learn, ~1.2 s to import) loads on the first refresh,
+    # so `segbot customer` and the other read commands start without it
+    from segmentation.engine import Progress
+    from segmentation.model import ModelConfig
 
 Clock = Callable[[], datetime]
 LOCK_SUFFIX = ".refresh.lock"
@@ -45,6 +49,8 @@ def refresh(store: Store, data: Path, *, config: ModelConfig,
 
     Raises `RefreshInProgress` at once if another refresh of `store` is running.
     """
+    from segmentation.engine import segment_customers
+
     with refresh_lock(store.path, now=now):
         started = now()
         previous = store.current_run()

@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linear_sum_assignment
 
 from segmentation import naming
 from segmentation.result import SegmentationResult, SegmentProfile
@@ -52,6 +51,10 @@ def match_segments(result: SegmentationResult, previous: Sequence[SegmentProfile
         return Matching(result, tuple(SegmentMatch(s.segment_id, None, None)
                                       for s in result.segments), ())
     distances = segment_distances(result, previous)
+    # imported here: the store and every answer import this module for its types, and
+    # scipy.optimize costs ~0.4 s of start-up that only a refresh needs
+    from scipy.optimize import linear_sum_assignment
+
     rows, cols = linear_sum_assignment(np.minimum(distances, _UNMATCHABLE))
     pairs = {int(r): int(c) for r, c in zip(rows, cols, strict=True)
              if distances[r, c] <= max_distance}
