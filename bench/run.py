@@ -192,11 +192,14 @@ def refresh_worker(args: argparse.Namespace) -> dict[str, Any]:
 
 def _warm_up(scratch: Path) -> None:
     """What the running bot has done long before a scheduled refresh: import the digest and
-    Slack modules, load fonts and build matplotlib's caches, read a table once (pyarrow's
-    first call). Without it the first refresh of a fresh process pays ~0.5 s of start-up."""
+    Slack modules, the engine and the matching solver (imported on first use), load fonts
+    and build matplotlib's caches, read a table once (pyarrow's first call). Without it the
+    first refreshes of a fresh process pay ~1 s of start-up."""
     import pandas as pd
+    import scipy.optimize  # noqa: F401  (segment matching imports it on first use)
 
     import bot.digest  # noqa: F401  (slack_sdk and the digest, as `segbot serve` imports them)
+    import segmentation.engine  # noqa: F401  (bot.refresh imports it on the first refresh)
     from segmentation.charts import render_elbow_chart, render_migration_chart
     from segmentation.loading import load_table
     from segmentation.result import KSelection
