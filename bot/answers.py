@@ -286,7 +286,7 @@ def customer_answer(store: Store, customer_id: str) -> Answer:
     chart = Attachment(f"customer-{_safe(record.customer_id)}-run{run.id}.png",
                        f"Customer {record.customer_id} vs segment {segment.segment_id}",
                        lambda: _charts().render_customer_chart(record.customer_id,
-                                                            record.attributes, segment))
+                                                               record.attributes, segment))
     return Answer(f"Customer {record.customer_id} · segment {segment.segment_id}", sections,
                   run_context(run), charts=(chart,))
 
