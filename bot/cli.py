@@ -16,6 +16,7 @@ from segmentation.errors import SegmentationError
 from segmentation.schema import load_schema_file
 from storage.errors import StoreError
 from storage.records import RunRecord
+from storage.retention import check_keep
 from storage.store import Store
 
 DEFAULT_DB = "segbot.db"
@@ -133,10 +134,10 @@ def _positive_int(text: str) -> int:
 
 def _runs_to_keep(text: str) -> int:
     value = _whole_number(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError(
-            f"keep at least 2 runs (got {value}): the digest compares the current run with "
-            "the one before it")
+    try:
+        check_keep(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
     return value
 
 
@@ -237,14 +238,15 @@ def cmd_segments(args: argparse.Namespace, environ: dict[str, str]) -> int:
 
 
 def cmd_cluster(args: argparse.Namespace, environ: dict[str, str]) -> int:
-    if not args.segment.isascii() or not args.segment.isdigit() or int(args.segment) < 1:
+    try:
+        request = answers.parse_request("cluster", args.segment)
+    except answers.UsageError:  # its wording is Slack's (/cluster N export)
         raise CliError(f"{args.segment!r} is not a segment number: use one listed by "
-                       "`segbot segments`, e.g. `segbot cluster 2`")
+                       "`segbot segments`, e.g. `segbot cluster 2`") from None
     if args.export is not None and not args.export.parent.is_dir():
         # checked before the answer is printed, so a typo does not come after a screenful
         raise CliError(f"--export {args.export}: there is no folder {args.export.parent}")
     store = _open_store(args.db)
-    request = answers.parse_request("cluster", args.segment)
     result = _answer_or_fail(store, request)
     status = _show(result, args.charts)
     if args.export:

@@ -15,6 +15,8 @@ from typing import TypeVar
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from storage.retention import check_keep
+
 DEFAULT_DB = "segbot.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_REFRESH_CRON = "0 6 * * mon"
@@ -181,9 +183,9 @@ def _port(raw: str) -> int:
 
 
 def _keep_runs(raw: str) -> int:
-    if not raw.isdigit() or int(raw) < 2:
-        raise ValueError(f"{raw[:20]!r} is not a number of runs to keep (2 or more: the digest "
-                         "compares the current run with the one before it)")
+    if not raw.isdigit():
+        raise ValueError(f"{raw[:20]!r} is not a number of runs to keep")
+    check_keep(int(raw))  # the store's own rule and message
     return int(raw)
 
 
