@@ -23,15 +23,13 @@ def population_stats(frame: pd.DataFrame, features: Sequence[str]) -> pd.DataFra
 def profile_segments(frame: pd.DataFrame, segment_ids: np.ndarray, features: Sequence[str],
                      categorical: Sequence[str], naming_features: Sequence[str],
                      labels: dict[str, str],
-                     population: pd.DataFrame | None = None) -> tuple[SegmentProfile, ...]:
+                     population: pd.DataFrame) -> tuple[SegmentProfile, ...]:
     """Size, share, mean/median/index/z per feature, category mix, name, description, action.
 
-    ``population`` is ``population_stats(frame, features)`` when the caller already has it
-    (a second pass over a million customers costs about a second).
+    ``population`` is ``population_stats(frame, features)``, which the caller keeps for the
+    result too (a second pass over a million customers costs about a second).
     """
     values = frame[list(features)].astype(float)
-    if population is None:
-        population = population_stats(frame, features)
     grouped = values.groupby(segment_ids)
     means, medians = grouped.mean(), grouped.median()
     sizes = pd.Series(segment_ids).value_counts()

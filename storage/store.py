@@ -311,7 +311,6 @@ class Store:
         Segment ids of deleted runs are never given out again. The file keeps its size:
         SQLite reuses the freed pages for the next runs (``vacuum`` returns them to the disk).
         """
-        retention.check_keep(keep)
         try:
             with self._writing() as db:
                 return retention.prune_runs(db.conn, keep, _current_run_id(db))
