@@ -93,7 +93,7 @@ def test_runs_with_no_feature_in_common_match_nothing(reference_runs) -> None:
     assert matched.retired == tuple(s.segment_id for s in first.segments)
 
 
-def test_movement_matrix_is_linear_at_scale() -> None:
+def test_movement_matrix_counts_every_customer_once_at_scale() -> None:
     rng = np.random.default_rng(1)
     ids = rng.permutation(300_000).astype(str)
     previous = pd.DataFrame({"customer_id": ids[:250_000],
