@@ -317,7 +317,7 @@ def _draw_index_heatmap(ax: Axes, ordered: list[SegmentProfile], features: list[
     finite = values[np.isfinite(values)]
     norm = TwoSlopeNorm(vcenter=100, vmin=min(50.0, finite.min()), vmax=max(200.0, finite.max()))
     cmap = _DIVERGING.with_extremes(bad=MISSING)
-    ax.imshow(np.ma.masked_invalid(values), cmap=cmap, norm=norm, aspect="auto")
+    _draw_cells(ax, np.ma.masked_invalid(values), cmap=cmap, norm=norm)
     for (row, col), value in np.ndenumerate(values):
         colour = _text_colour_on(cmap(norm(value))) if np.isfinite(value) else MUTED
         ax.text(col, row, f"{value:.0f}" if np.isfinite(value) else "–", ha="center",
@@ -517,7 +517,7 @@ def render_migration_chart(matrix: pd.DataFrame,
     fig = _new_figure(height=2.9 + 0.55 * n_rows, width=max(WIDTH, 2.9 + 0.62 * n_cols))
     ax = fig.subplots()
     norm = PowerNorm(gamma=0.5, vmin=0, vmax=max(counts.max(), 1.0))
-    ax.imshow(counts, cmap=_SEQUENTIAL, norm=norm, aspect="auto")
+    _draw_cells(ax, counts, cmap=_SEQUENTIAL, norm=norm)
     _annotate_counts(ax, counts, norm)
     for row, label in enumerate(rows):
         if label in cols:  # customers who stayed: outline the cell
@@ -534,6 +534,19 @@ def render_migration_chart(matrix: pd.DataFrame,
     ax.set_ylabel("Segment in the last run", fontsize=LABEL_SIZE, color=INK)
     _set_titles(fig, title, _migration_summary(counts, rows, cols))
     return _to_png(fig)
+
+
+def _draw_cells(ax: Axes, values: np.ndarray, cmap: Any, norm: Normalize) -> None:
+    """A heatmap with row 0 at the top, one cell per value, as imshow(aspect="auto") draws it.
+
+    A mesh of a few dozen cells is drawn as vectors; imshow resamples the values to every
+    pixel of the axes on each of savefig's two draws, a third of the chart's time.
+    """
+    n_rows, n_cols = values.shape
+    ax.pcolormesh(np.arange(n_cols + 1) - 0.5, np.arange(n_rows + 1) - 0.5, values, cmap=cmap,
+                  norm=norm)
+    ax.set_xlim(-0.5, n_cols - 0.5)
+    ax.set_ylim(n_rows - 0.5, -0.5)
 
 
 def _annotate_counts(ax: Axes, counts: np.ndarray, norm: Normalize) -> None:
