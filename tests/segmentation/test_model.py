@@ -126,6 +126,22 @@ def test_silhouette_from_distances_equals_sklearns_silhouette_score() -> None:
     assert silhouette_from_distances(distances, np.zeros(400)) is None
 
 
+def test_silhouettes_of_many_labellings_are_each_labellings_own() -> None:
+    from sklearn.metrics import pairwise_distances, silhouette_score
+
+    from segmentation.model import silhouettes_from_distances
+
+    rng = np.random.default_rng(6)
+    points = rng.normal(size=(300, 4))
+    labellings = [rng.integers(0, 3, 300), np.zeros(300), rng.integers(10, 17, 300),
+                  rng.integers(0, 2, 300)]
+    scores = silhouettes_from_distances(pairwise_distances(points), labellings)
+    assert scores[1] is None  # one segment: no silhouette, and the next keep their columns
+    for labels, score in zip(labellings[::2] + labellings[3:], scores[::2] + scores[3:],
+                             strict=True):
+        assert score == pytest.approx(silhouette_score(points, labels), abs=1e-12)
+
+
 def test_restarts_on_part_of_the_sample_draw_the_same_elbow_curve() -> None:
     rng = np.random.default_rng(0)
     middles = rng.uniform(-6, 6, size=(5, 4))
