@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
+from typing import Any
 
 from bot import comparison
 from segmentation.naming import format_value
@@ -55,7 +56,11 @@ class Section:
 
 @dataclass(frozen=True)
 class Attachment:
-    """A file to show with the answer; `render` is called only when it is needed."""
+    """A file to show with the answer; `render` is called only when it is needed.
+
+    Charts render through a `Chart`, which another process can draw; files (CSV exports)
+    through a closure over the store, always in the bot's own process.
+    """
 
     filename: str
     title: str
@@ -78,6 +83,25 @@ class Request:
     kind: str  # help | overview | changes | segment | export | customer
     argument: str = ""
     audited: bool = field(default=False)
+
+
+@dataclass(frozen=True, eq=False)
+class Chart:
+    """A chart to draw: a `segmentation.charts` function, by name, and its arguments.
+
+    Plain data rather than a closure, so that it pickles: `bot.rendering.ChartProcesses`
+    draws it in a worker process.
+    """
+
+    function: str
+    args: tuple[Any, ...]
+
+    def __post_init__(self) -> None:
+        if not self.function.startswith("render_"):
+            raise ValueError(f"not a chart function: {self.function!r}")
+
+    def __call__(self) -> bytes:
+        return getattr(_charts(), self.function)(*self.args)
 
 
 def _charts() -> ModuleType:
@@ -209,7 +233,7 @@ def overview_answer(store: Store) -> Answer:
             button=Button("Profile", "segment_profile", str(segment.segment_id))))
     chart = Attachment(f"segments-run{run.id}.png",
                        f"Segments of run {run.id}: sizes and profiles",
-                       lambda: _charts().render_overview_chart(segments))
+                       Chart("render_overview_chart", (segments,)))
     return Answer(f"Customer segments — run {run.id}", tuple(sections), run_context(run),
                   charts=(chart,), in_channel=True)
 
@@ -239,7 +263,7 @@ def segment_answer(store: Store, segment_id: int) -> Answer:
                                           str(segment.segment_id))))
     chart = Attachment(f"segment-{segment.segment_id}-run{run.id}.png",
                        f"Segment {segment.segment_id} · {segment.name} vs the average customer",
-                       lambda: _charts().render_profile_chart(segment))
+                       Chart("render_profile_chart", (segment,)))
     return Answer(f"Segment {segment.segment_id} · {segment.name}", tuple(sections),
                   run_context(run), charts=(chart,), in_channel=True)
 
@@ -285,8 +309,8 @@ def customer_answer(store: Store, customer_id: str) -> Answer:
                 *_history_sections(record))
     chart = Attachment(f"customer-{_safe(record.customer_id)}-run{run.id}.png",
                        f"Customer {record.customer_id} vs segment {segment.segment_id}",
-                       lambda: _charts().render_customer_chart(record.customer_id,
-                                                               record.attributes, segment))
+                       Chart("render_customer_chart",
+                             (record.customer_id, record.attributes, segment)))
     return Answer(f"Customer {record.customer_id} · segment {segment.segment_id}", sections,
                   run_context(run), charts=(chart,))
 
@@ -338,7 +362,7 @@ def changes_answer(store: Store) -> Answer:
             sections.append(Section(f"*{heading}*\n" + "\n".join(f"• {line}" for line in lines)))
     chart = Attachment(f"migration-run{cmp.previous.id}-to-run{run.id}.png",
                        f"Where customers moved between run {cmp.previous.id} and run {run.id}",
-                       lambda: _charts().render_migration_chart(comparison.migration_matrix(cmp)))
+                       Chart("render_migration_chart", (comparison.migration_matrix(cmp),)))
     return Answer(title, tuple(sections), run_context(run), charts=(chart,), in_channel=True)
 
 
@@ -352,9 +376,9 @@ def run_charts(store: Store) -> tuple[Attachment, ...]:
     segments = store.list_segments(run.id)
     return (
         Attachment(f"elbow-run{run.id}.png", "How k was chosen",
-                   lambda: _charts().render_elbow_chart(run.elbow)),
+                   Chart("render_elbow_chart", (run.elbow,))),
         Attachment(f"sizes-run{run.id}.png", "Customers per segment",
-                   lambda: _charts().render_sizes_chart(segments)),
+                   Chart("render_sizes_chart", (segments,))),
         Attachment(f"scatter-run{run.id}.png", "Customers on the two main axes",
-                   lambda: _charts().render_scatter_chart(store.projection(run.id), segments)),
+                   Chart("render_scatter_chart", (store.projection(run.id), segments))),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -41,6 +41,15 @@ Renderer = Callable[[Attachment], bytes]
 def render(attachment: Attachment) -> bytes:
     """Draw a chart or write a file: the default renderer."""
     return attachment.render()
+
+
+def render_all(renderer: Renderer, attachments: Sequence[Attachment]) -> list[bytes]:
+    """Every attachment's bytes, in order: side by side where the renderer can do that
+    (`bot.rendering.ChartProcesses`), else one after another."""
+    side_by_side = getattr(renderer, "render_all", None)
+    if side_by_side is not None:
+        return side_by_side(attachments)
+    return [renderer(attachment) for attachment in attachments]
 
 
 def bounded(renderer: Renderer, slots: int) -> Renderer:

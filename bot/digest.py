@@ -20,11 +20,10 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import comparison as compare
 from bot import terminal
-from bot.answers import Answer, Attachment, Section, error_answer, run_context
+from bot.answers import Answer, Attachment, Chart, Section, error_answer, run_context
 from bot.blocks import answer_message
-from bot.delivery import INVITE, NOT_A_MEMBER, build_web_client
+from bot.delivery import INVITE, NOT_A_MEMBER, Renderer, build_web_client, render, render_all
 from bot.settings import Settings, load_settings
-from segmentation import charts
 from storage.errors import StoreError
 from storage.records import RunRecord
 from storage.store import Store
@@ -113,13 +112,13 @@ def digest_charts(cmp: compare.Comparison) -> tuple[Attachment, ...]:
     """The migration heatmap (when there is a previous run) and the segment sizes."""
     run, segments = cmp.run, cmp.segments
     sizes = Attachment(f"sizes-run{run.id}.png", f"Customers per segment, run {run.id}",
-                       lambda: charts.render_sizes_chart(segments))
+                       Chart("render_sizes_chart", (segments,)))
     if not cmp.has_movement:
         return (sizes,)
     migration = Attachment(
         f"migration-run{cmp.previous.id}-to-run{run.id}.png",
         f"Where customers moved between run {cmp.previous.id} and run {run.id}",
-        lambda: charts.render_migration_chart(compare.migration_matrix(cmp)))
+        Chart("render_migration_chart", (compare.migration_matrix(cmp),)))
     return (migration, sizes)
 
 
@@ -146,7 +145,8 @@ class PostOutcome:
 
 
 def post_digest(store: Store, client: WebClient, channel: str, *, run_id: int | None = None,
-                include_movers: bool = True, now: Clock = utc_now) -> PostOutcome:
+                include_movers: bool = True, now: Clock = utc_now,
+                renderer: Renderer = render) -> PostOutcome:
     """Post run `run_id`'s digest (default: current) to `channel`, unless already posted.
 
     Raises `DigestError` when Slack refuses or cannot be reached; the delivery is then
@@ -163,7 +163,7 @@ def post_digest(store: Store, client: WebClient, channel: str, *, run_id: int | 
         if delivery.message_ts is None:  # a retry after the files failed sends only them
             response = client.chat_postMessage(channel=channel, **_message(answer))
             store.record_digest_message(run.id, channel, response["ts"])
-        _upload(client, channel, answer)
+        _upload(client, channel, answer, renderer)
     except Exception as error:  # recorded as pending, then reported: never lost silently
         store.mark_failed(run.id, channel, _describe(error))
         if isinstance(error, SlackClientError | OSError):
@@ -178,14 +178,15 @@ def _message(answer: Answer) -> dict:
     return {"text": message["text"], "blocks": message["blocks"]}
 
 
-def _upload(client: WebClient, channel: str, answer: Answer) -> None:
+def _upload(client: WebClient, channel: str, answer: Answer, renderer: Renderer) -> None:
     """The charts and the CSV as one message under the digest."""
     attachments = answer.charts + answer.files
     if not attachments:
         return
+    contents = render_all(renderer, attachments)
     client.files_upload_v2(channel=channel, file_uploads=[
-        {"content": a.render(), "filename": a.filename, "title": a.title,
-         "alt_txt": a.title[:1000]} for a in attachments])
+        {"content": content, "filename": a.filename, "title": a.title,
+         "alt_txt": a.title[:1000]} for a, content in zip(attachments, contents, strict=True)])
 
 
 def _already(store: Store, run_id: int, channel: str) -> str:
@@ -215,8 +216,8 @@ def _explain(error: BaseException, channel: str) -> str:
 
 
 def retry_pending_digests(store: Store, client: WebClient, *, now: Clock = utc_now,
-                          movers_to: Callable[[str], bool] = lambda channel: True
-                          ) -> list[PostOutcome]:
+                          movers_to: Callable[[str], bool] = lambda channel: True,
+                          renderer: Renderer = render) -> list[PostOutcome]:
     """Post again every digest whose last post failed, oldest run first.
 
     `movers_to(channel)` says whether the movers CSV may go to that channel.
@@ -226,7 +227,8 @@ def retry_pending_digests(store: Store, client: WebClient, *, now: Clock = utc_n
         try:
             outcomes.append(post_digest(store, client, delivery.channel,
                                         run_id=delivery.run_id, now=now,
-                                        include_movers=movers_to(delivery.channel)))
+                                        include_movers=movers_to(delivery.channel),
+                                        renderer=renderer))
         except DigestError as error:
             log.warning("digest of run %s still not posted: %s", delivery.run_id, error)
     return outcomes

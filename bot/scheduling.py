@@ -22,6 +22,7 @@ from apscheduler.triggers.cron import CronTrigger
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
+from bot.delivery import Renderer, render
 from bot.digest import (
     DigestError,
     movers_allowed,
@@ -120,6 +121,7 @@ class ScheduledRefresh:
     trigger: CronTrigger
     now: Clock = utc_now
     config: ModelConfig = field(default_factory=ModelConfig)
+    renderer: Renderer = render  # draws the digest's charts
 
     def __call__(self) -> RunRecord | None:
         """Run once; return the published run, or None when it failed or was refused."""
@@ -164,7 +166,8 @@ class ScheduledRefresh:
             return
         try:
             outcome = post_digest(self.store, self.client, channel, run_id=run.id, now=self.now,
-                                  include_movers=movers_allowed(self.settings, channel))
+                                  include_movers=movers_allowed(self.settings, channel),
+                                  renderer=self.renderer)
         except DigestError as error:
             log.error("digest of run %s not posted (retried on next start): %s", run.id, error)
             return
@@ -201,7 +204,7 @@ class StartupTasks:
     def __call__(self) -> None:
         job = self.job
         for outcome in retry_pending_digests(
-                job.store, job.client, now=job.now,
+                job.store, job.client, now=job.now, renderer=job.renderer,
                 movers_to=lambda channel: movers_allowed(job.settings, channel)):
             log.info("retried: %s", outcome.detail)
         if job.settings.data_path is None:
@@ -215,11 +218,13 @@ class StartupTasks:
 
 def start_scheduler(settings: Settings, store: Store, client: WebClient, *,
                     scheduler: BaseScheduler | None = None, now: Clock = utc_now,
-                    config: ModelConfig | None = None) -> BaseScheduler:
+                    config: ModelConfig | None = None,
+                    renderer: Renderer = render) -> BaseScheduler:
     """Schedule the refresh (and the start-up tasks, once) and start the scheduler."""
     scheduler = scheduler or BackgroundScheduler(timezone=settings.tzinfo)
     trigger = refresh_trigger(settings)
-    job = ScheduledRefresh(settings, store, client, trigger, now, config or ModelConfig())
+    job = ScheduledRefresh(settings, store, client, trigger, now, config or ModelConfig(),
+                           renderer)
     if settings.data_path is not None:
         scheduler.add_job(job, trigger, id=JOB_ID, name="refresh segments, post the digest",
                           replace_existing=True, coalesce=True, max_instances=1,

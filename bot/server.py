@@ -13,6 +13,7 @@ import sqlite3
 import sys
 import threading
 from collections.abc import Mapping
+from concurrent.futures.process import BrokenProcessPool
 
 import uvicorn
 from slack_bolt import App
@@ -26,7 +27,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.app import create_app
+from bot.app import RENDER_SLOTS, create_app
+from bot.delivery import Renderer, render
+from bot.rendering import ChartProcesses
 from bot.scheduling import start_scheduler
 from bot.settings import Settings, SettingsError, load_settings
 from storage.errors import StoreError
@@ -48,15 +51,30 @@ def serve_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     store = Store(args.db or settings.db_path)  # --db, else $SEGBOT_DB, else ./segbot.db
+    # 0: charts drawn in the bot's process; else the processes start once Slack took the token
+    charts = ChartProcesses(settings.chart_processes) if settings.chart_processes else None
     try:
-        app = create_app(settings, store)  # checks the bot token with auth.test
+        return _serve(args, settings, store, charts)
+    finally:
+        if charts is not None:
+            charts.close()
+
+
+def _serve(args: argparse.Namespace, settings: Settings, store: Store,
+           charts: ChartProcesses | None) -> int:
+    renderer: Renderer = charts or render
+    try:  # checks the bot token with auth.test
+        app = create_app(settings, store, renderer=renderer,
+                         render_slots=charts.workers if charts else RENDER_SLOTS)
     except (BoltError, OSError) as error:
         print(f"segbot: cannot start: {error}", file=sys.stderr)
+        return 2
+    if charts is not None and not _started(charts):
         return 2
     if args.http:
         port = args.port or settings.port
         log.info("serving HTTP on port %s (%s, %s)", port, EVENTS_PATH, HEALTH_PATH)
-        start_scheduler(settings, store, app.client)  # scheduled refresh and digest
+        start_scheduler(settings, store, app.client, renderer=renderer)  # refresh, digest
         build_http_server(app, store, host="0.0.0.0", port=port).run()
     else:
         handler = socket_mode_handler(app, settings)
@@ -69,9 +87,21 @@ def serve_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
                   file=sys.stderr)
             return 2
         log.info("connected to Slack in Socket Mode")
-        start_scheduler(settings, store, app.client)  # scheduled refresh and digest
+        start_scheduler(settings, store, app.client, renderer=renderer)  # refresh, digest
         threading.Event().wait()  # the client's own threads serve and reconnect
     return 0
+
+
+def _started(charts: ChartProcesses) -> bool:
+    """Start the chart processes (each draws a first chart); False, said why, if they fail."""
+    try:
+        charts.start()
+    except (OSError, BrokenProcessPool) as error:
+        print(f"segbot: cannot start {charts.workers} chart processes: {error}; set "
+              "SEGBOT_CHART_PROCESSES=0 to draw charts in the bot's own process", file=sys.stderr)
+        return False
+    log.info("%d chart processes ready", charts.workers)
+    return True
 
 
 def socket_mode_handler(app: App, settings: Settings) -> SocketModeHandler:

@@ -22,6 +22,8 @@ DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_REFRESH_CRON = "0 6 * * mon"
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_PORT = 3000
+DEFAULT_CHART_PROCESSES = 2  # one per core of the machine the bot is sized for
+MAX_CHART_PROCESSES = 16
 
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -55,6 +57,7 @@ class Settings:
     refresh_cron: str = DEFAULT_REFRESH_CRON
     timezone: str = DEFAULT_TIMEZONE
     keep_runs: int | None = None  # None: keep every run
+    chart_processes: int = DEFAULT_CHART_PROCESSES  # 0: charts drawn in the bot's process
 
     @property
     def socket_mode(self) -> bool:
@@ -100,6 +103,8 @@ def load_settings(environ: Mapping[str, str], *, require_slack: bool,
         refresh_cron=reader.get("SEGBOT_REFRESH_CRON", _crontab) or DEFAULT_REFRESH_CRON,
         timezone=reader.get("SEGBOT_TIMEZONE", _timezone) or DEFAULT_TIMEZONE,
         keep_runs=reader.get("SEGBOT_KEEP_RUNS", _keep_runs),
+        chart_processes=_default(reader.get("SEGBOT_CHART_PROCESSES", _chart_processes),
+                                 DEFAULT_CHART_PROCESSES),
     )
     if reader.problems:
         raise SettingsError(reader.problems)
@@ -187,6 +192,18 @@ def _keep_runs(raw: str) -> int:
         raise ValueError(f"{raw[:20]!r} is not a number of runs to keep")
     check_keep(int(raw))  # the store's own rule and message
     return int(raw)
+
+
+def _chart_processes(raw: str) -> int:
+    if not raw.isdigit() or int(raw) > MAX_CHART_PROCESSES:
+        raise ValueError(f"{raw[:20]!r} is not a number of chart processes (0-"
+                         f"{MAX_CHART_PROCESSES}; 0 draws charts in the bot's own process)")
+    return int(raw)
+
+
+def _default(value: T | None, default: T) -> T:
+    """`value`, or `default` when the variable was unset (0 is a value, not unset)."""
+    return default if value is None else value
 
 
 def _crontab(raw: str) -> str:

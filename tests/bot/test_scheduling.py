@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,9 +12,11 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot import answers
+from bot.answers import Attachment
 from bot.cli import main
 from bot.delivery import build_web_client
 from bot.refresh import refresh_lock
+from bot.rendering import ChartProcesses
 from bot.scheduling import (
     JOB_ID,
     STARTUP_JOB_ID,
@@ -34,6 +36,7 @@ from tests.bot.fake_slack import FakeSlack
 CHANNEL = "C0DIGEST"
 MONDAY_0600 = datetime(2026, 3, 9, 6, 0, tzinfo=UTC)
 FAST = ModelConfig(k_max=5, n_init=3)
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 class Clock:
@@ -44,6 +47,18 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.moment
+
+
+class RecordingChartProcesses(ChartProcesses):
+    """Real chart processes that also note which attachments were drawn together."""
+
+    def __init__(self, workers: int) -> None:
+        super().__init__(workers)
+        self.batches: list[list[str]] = []
+
+    def render_all(self, attachments: Sequence[Attachment]) -> list[bytes]:
+        self.batches.append([attachment.filename for attachment in attachments])
+        return super().render_all(attachments)
 
 
 class CrashingStore(Store):
@@ -162,6 +177,29 @@ def test_segbot_keep_runs_deletes_the_oldest_run_after_each_weekly_refresh(
 
     assert [run.id for run in store.list_runs()] == [3, 2]
     assert len(posted_texts(fake)) == 3  # every week's digest went out before the prune
+
+
+def test_the_digests_charts_are_drawn_by_the_bots_chart_processes(
+        fake: FakeSlack, data: Path, tmp_path: Path, scheduler) -> None:
+    settings = settings_for(fake, data)
+    store = Store(tmp_path / "segbot.db")
+    clock = Clock(MONDAY_0600)
+    charts = RecordingChartProcesses(2)
+    try:
+        start_scheduler(settings, store, build_web_client(settings), scheduler=scheduler,
+                        now=clock, config=FAST, renderer=charts)
+        job = scheduler.get_job(JOB_ID).func
+        job()
+        clock.moment += timedelta(days=7)
+        job()
+    finally:
+        charts.close()
+
+    assert charts.batches == [["sizes-run1.png"], [
+        "migration-run1-to-run2.png", "sizes-run2.png", "movers-run2.csv"]]
+    uploads = [call.body for call in fake.named("upload")]
+    assert [body[:8] == PNG_MAGIC for body in uploads] == [True, True, True, False]
+    assert uploads[3].startswith(b"customer_id,")
 
 
 @pytest.mark.parametrize("break_it, cause", [

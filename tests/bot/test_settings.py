@@ -32,6 +32,7 @@ def test_defaults_without_slack() -> None:
     assert settings.allowed_users == settings.allowed_channels == frozenset()
     assert settings.data_path is None and settings.digest_channel is None
     assert settings.port == 3000
+    assert settings.chart_processes == 2
 
 
 def test_socket_mode_needs_bot_and_app_tokens() -> None:
@@ -59,15 +60,22 @@ def test_every_bad_variable_is_listed_in_one_error(tmp_path: Path) -> None:
         "SEGBOT_REFRESH_CRON": "every monday",
         "SEGBOT_TIMEZONE": "Mars/Olympus",
         "SEGBOT_KEEP_RUNS": "1",
+        "SEGBOT_CHART_PROCESSES": "two",
         "PORT": "http",
     })
     named = [p.split(":")[0].split()[0] for p in listed]
     assert named == ["SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SEGBOT_DB", "SEGBOT_SLACK_API_URL",
                      "SEGBOT_ALLOWED_CHANNELS", "SEGBOT_ALLOWED_USERS", "PORT",
                      "SEGBOT_DIGEST_CHANNEL", "SEGBOT_REFRESH_CRON", "SEGBOT_TIMEZONE",
-                     "SEGBOT_KEEP_RUNS"]
+                     "SEGBOT_KEEP_RUNS", "SEGBOT_CHART_PROCESSES"]
     text = "\n".join(listed)
     assert "'#marketing'" in text and "'alice'" in text and "is a folder" in text
+
+
+@pytest.mark.parametrize("raw", ["-1", "17", "1.5"])
+def test_chart_processes_is_a_small_count(raw: str) -> None:
+    [problem] = problems({**SOCKET_ENV, "SEGBOT_CHART_PROCESSES": raw})
+    assert problem.startswith("SEGBOT_CHART_PROCESSES") and "0-16" in problem
 
 
 @pytest.mark.parametrize("cron", ["61 6 * * mon", "0 6 * *", "0 6 * * funday"])
@@ -87,9 +95,11 @@ def test_values_are_parsed() -> None:
         "SEGBOT_REFRESH_CRON": "30 7 * * 1-5",
         "SEGBOT_TIMEZONE": "Europe/Paris",
         "SEGBOT_KEEP_RUNS": "12",
+        "SEGBOT_CHART_PROCESSES": "0",
         "PORT": "8000",
     }, require_slack=True)
     assert settings.keep_runs == 12
+    assert settings.chart_processes == 0  # charts drawn in the bot's own process
     assert load_settings(SOCKET_ENV, require_slack=True).keep_runs is None  # keep every run
     assert settings.slack_api_url == "http://127.0.0.1:8080/api/"  # joined onto, so a slash
     assert settings.allowed_channels == {"C0123ABC", "G0456DEF"}
