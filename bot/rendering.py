@@ -15,8 +15,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import threading
-from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from bot.answers import Attachment, Chart
@@ -35,8 +35,8 @@ class ChartProcesses:
     """A renderer (`bot.delivery.Renderer`) drawing charts in `workers` processes.
 
     Call `start()` at start-up so the first chart does not pay for starting processes, and
-    `close()` at shutdown. A worker that dies fails only the charts it was drawing, with
-    `ChartProcessError`; the next chart gets a fresh pool.
+    `close()` at shutdown. A worker that dies fails the charts in flight at that moment with
+    `ChartProcessError`, and the next chart gets fresh processes.
     """
 
     def __init__(self, workers: int) -> None:
@@ -46,30 +46,37 @@ class ChartProcesses:
         self._context = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload(PRELOAD)
         self._lock = threading.Lock()
+        self._closed = False
         self._pool = self._new_pool()
 
     def __call__(self, attachment: Attachment) -> bytes:
-        return self.submit(attachment).result()
+        return self.render_all([attachment])[0]
 
     def render_all(self, attachments: Sequence[Attachment]) -> list[bytes]:
         """Every attachment's bytes, in order; the charts draw side by side meanwhile."""
-        pending = [self.submit(attachment) for attachment in attachments]
-        return [future.result() for future in pending]
-
-    def submit(self, attachment: Attachment) -> Future[bytes]:
-        """Start drawing `attachment`: in a worker if it is a `Chart`, else right here."""
-        if not isinstance(attachment.render, Chart):
-            return _done(attachment)
         pool = self._current_pool()
-        outcome: Future[bytes] = Future()
+        pending = [self._start(pool, attachment) for attachment in attachments]
+        return [self._finish(pool, attachment, future)
+                for attachment, future in zip(attachments, pending, strict=True)]
+
+    def _start(self, pool: ProcessPoolExecutor, attachment: Attachment) -> Future[bytes]:
+        """A chart goes to a worker; anything else is rendered right here."""
+        if not isinstance(attachment.render, Chart):
+            return _done(attachment.render)
         try:
-            drawing = pool.submit(attachment.render)
-        except BrokenProcessPool as error:
+            return pool.submit(attachment.render)
+        except (BrokenProcessPool, RuntimeError) as error:  # broken, or shut down
+            return _failed(error)
+
+    def _finish(self, pool: ProcessPoolExecutor, attachment: Attachment,
+                future: Future[bytes]) -> bytes:
+        try:
+            return future.result()
+        except (BrokenProcessPool, CancelledError) as error:
             self._replace(pool)
-            outcome.set_exception(_stopped(attachment, error))
-            return outcome
-        drawing.add_done_callback(lambda done: self._settle(done, outcome, attachment, pool))
-        return outcome
+            raise ChartProcessError(
+                f"the process drawing {attachment.filename} stopped before it finished "
+                "(killed or out of memory?); try again") from error
 
     def start(self) -> None:
         """Start every worker now and draw a small chart in each (fonts, caches)."""
@@ -80,18 +87,8 @@ class ChartProcesses:
     def close(self) -> None:
         """Stop the workers; charts not started yet are cancelled."""
         with self._lock:
+            self._closed = True
             self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def _settle(self, drawing: Future[bytes], outcome: Future[bytes], attachment: Attachment,
-                pool: ProcessPoolExecutor) -> None:
-        error = drawing.exception()
-        if isinstance(error, BrokenProcessPool):
-            self._replace(pool)
-            outcome.set_exception(_stopped(attachment, error))
-        elif error is not None:
-            outcome.set_exception(error)  # the chart's own error, e.g. nothing to draw
-        else:
-            outcome.set_result(drawing.result())
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(self.workers, mp_context=self._context)
@@ -103,28 +100,26 @@ class ChartProcesses:
     def _replace(self, broken: ProcessPoolExecutor) -> None:
         """A fresh pool instead of `broken`, once, however many charts saw it break."""
         with self._lock:
-            if self._pool is not broken:
+            if self._closed or self._pool is not broken:
                 return
             log.error("a chart process stopped unexpectedly; starting new ones")
             broken.shutdown(wait=False, cancel_futures=True)
             self._pool = self._new_pool()
 
 
-def _done(attachment: Attachment) -> Future[bytes]:
+def _done(render: Callable[[], bytes]) -> Future[bytes]:
     future: Future[bytes] = Future()
     try:
-        future.set_result(attachment.render())
+        future.set_result(render())
     except Exception as error:  # raised to the caller by .result(), as a direct call would
         future.set_exception(error)
     return future
 
 
-def _stopped(attachment: Attachment, error: BaseException) -> ChartProcessError:
-    stopped = ChartProcessError(
-        f"the process drawing {attachment.filename} stopped before it finished "
-        "(killed or out of memory?); try again")
-    stopped.__cause__ = error
-    return stopped
+def _failed(error: BaseException) -> Future[bytes]:
+    future: Future[bytes] = Future()
+    future.set_exception(error)
+    return future
 
 
 def _warm_up() -> None:
