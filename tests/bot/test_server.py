@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from bot.listeners.commands import COMMANDS
 from bot.server import serve_command
+from bot.settings import load_settings
+from storage.store import Store
+from tests.bot.conftest import SECRET, RunningBot
 from tests.bot.fake_slack import FakeSlack
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,3 +79,70 @@ def test_a_wrong_app_token_stops_socket_mode_with_a_clear_message(
     assert serve_command(args, environ) == 2
     error = capsys.readouterr().err
     assert "not_allowed_token_type" in error and "SLACK_APP_TOKEN" in error
+
+
+def test_segbot_serve_draws_charts_in_its_chart_processes_and_stops_them_on_ctrl_c(
+        slack: FakeSlack, db_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environ = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET,
+               "SEGBOT_SLACK_API_URL": slack.api_url, "SEGBOT_DB": str(db_path)}
+    bot = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--http", "--port",
+                            str(port)], env={**os.environ, **environ}, cwd=ROOT,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        _wait_until_healthy(f"http://127.0.0.1:{port}/health", bot)
+        chart_processes = _descendants(bot.pid)
+        running = RunningBot(f"http://127.0.0.1:{port}", slack, Store(db_path),
+                             load_settings(environ, require_slack=True, http=True))
+        reply = running.command("/segments")
+        assert reply.status == 200
+        slack.wait_for(lambda: len(slack.named("upload")) == 1)
+        assert slack.named("upload")[0].body.startswith(PNG_MAGIC)
+    finally:
+        bot.send_signal(signal.SIGINT)  # Ctrl-C
+        output = bot.communicate(timeout=30)[0].decode()
+    assert bot.returncode == 130, output  # as for any command interrupted by Ctrl-C
+    assert "2 chart processes ready" in output
+    assert len(chart_processes) >= 3  # the fork server and two workers (and its tracker)
+    assert not [pid for pid in chart_processes if _alive(pid)], output
+
+
+def _wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"segbot serve exited: {process.stdout.read().decode()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if json.loads(response.read())["status"] == "ok":
+                    return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.2)
+    pytest.fail("segbot serve did not become healthy")
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, pending = [], list(children.get(pid, []))
+    while pending:
+        child = pending.pop()
+        found.append(child)
+        pending += children.get(child, [])
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
