@@ -21,6 +21,16 @@ NEW_LABEL = "New customers"
 GONE_LABEL = "Gone"
 
 
+@dataclass(frozen=True)
+class Flows:
+    """Customers who stayed in their segment, moved to another, arrived, and left."""
+
+    stayed: int
+    moved: int
+    new: int
+    gone: int
+
+
 @dataclass(frozen=True, eq=False)
 class Comparison:
     """One run, the run it was compared with (None for the first), and what changed."""
@@ -36,6 +46,15 @@ class Comparison:
     @property
     def has_movement(self) -> bool:
         return self.previous is not None and not self.movement.empty
+
+    def flows(self) -> Flows:
+        """How many customers stayed, moved to another segment, arrived and left."""
+        moves = self.movement
+        both = moves[(moves["from"] != NEW) & (moves["to"] != GONE)]
+        stayed = int(both.loc[both["from"] == both["to"], "customers"].sum())
+        return Flows(stayed=stayed, moved=int(both["customers"].sum()) - stayed,
+                     new=int(moves.loc[moves["from"] == NEW, "customers"].sum()),
+                     gone=int(moves.loc[moves["to"] == GONE, "customers"].sum()))
 
     def name(self, segment: str, *, before: bool) -> str:
         """The name of segment id `segment` (text) in the previous run or this one."""
@@ -59,16 +78,11 @@ def load_comparison(store: Store, run_id: int | None = None) -> Comparison:
 
 def flow_summary(comparison: Comparison) -> str:
     """One line: how many customers stayed, moved, arrived and left."""
-    moves = comparison.movement
-    both = moves[(moves["from"] != NEW) & (moves["to"] != GONE)]
-    stayed = int(both.loc[both["from"] == both["to"], "customers"].sum())
-    moved = int(both["customers"].sum()) - stayed
-    new = int(moves.loc[moves["from"] == NEW, "customers"].sum())
-    gone = int(moves.loc[moves["to"] == GONE, "customers"].sum())
-    compared = stayed + moved
-    share = f" ({stayed / compared:.0%})" if compared else ""
-    return (f"{stayed:,} customers{share} stayed in their segment, {moved:,} moved to another; "
-            f"{new:,} new customers arrived and {gone:,} are gone.")
+    flows = comparison.flows()
+    compared = flows.stayed + flows.moved
+    share = f" ({flows.stayed / compared:.0%})" if compared else ""
+    return (f"{flows.stayed:,} customers{share} stayed in their segment, {flows.moved:,} moved "
+            f"to another; {flows.new:,} new customers arrived and {flows.gone:,} are gone.")
 
 
 def biggest_moves(comparison: Comparison, limit: int = 5) -> list[str]:

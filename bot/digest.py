@@ -123,7 +123,7 @@ def digest_charts(cmp: compare.Comparison) -> tuple[Attachment, ...]:
 
 
 def _movers_file(store: Store, cmp: compare.Comparison) -> tuple[Attachment, ...]:
-    if not cmp.has_movement:
+    if not cmp.has_movement or not cmp.flows().moved:  # no CSV of nobody
         return ()
     run_id = cmp.run.id
     return (Attachment(f"movers-run{run_id}.csv",

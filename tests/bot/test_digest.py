@@ -104,6 +104,25 @@ def test_the_digest_carries_both_charts_and_the_movers(store: Store) -> None:
         {("A segment 3", "Bargain hunters")}
 
 
+def test_a_run_where_nobody_moved_carries_no_movers_csv(tmp_path: Path) -> None:
+    store = Store(tmp_path / "segbot.db")
+    same = make_result(n_customers=60)
+    unchanged = RunChanges(None, tuple(SegmentMatch(s.segment_id, None, None)
+                                       for s in same.segments))
+    store.publish_run(same, started_at=T0, finished_at=T0, changes=unchanged)
+    store.publish_run(same, started_at=T0 + timedelta(days=7), finished_at=T0 + timedelta(days=7),
+                      changes=RunChanges(1, tuple(SegmentMatch(s.segment_id, s.segment_id, 0.0)
+                                                  for s in same.segments), (),
+                                         movement_matrix(store.assignment_frame(1),
+                                                         same.assignments)))
+
+    digest = digest_answer(store)
+
+    assert "60 customers (100%) stayed in their segment, 0 moved" in all_text(digest)
+    assert [c.filename for c in digest.charts] == ["migration-run1-to-run2.png", "sizes-run2.png"]
+    assert digest.files == ()
+
+
 def test_the_first_run_digest_has_nothing_to_compare(tmp_path: Path) -> None:
     store = Store(tmp_path / "segbot.db")
     store.publish_run(make_result(), started_at=T0, finished_at=T0)

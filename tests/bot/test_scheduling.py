@@ -190,6 +190,7 @@ def test_the_digests_charts_are_drawn_by_the_bots_chart_processes(
                         now=clock, config=FAST, renderer=charts)
         job = scheduler.get_job(JOB_ID).func
         job()
+        write_customers(generate_customers(700, seed=4), data)  # next week's extract
         clock.moment += timedelta(days=7)
         job()
     finally:
