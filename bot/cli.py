@@ -33,6 +33,7 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
     parser = build_parser(environ.get("SEGBOT_DB") or DEFAULT_DB)
     args = parser.parse_args(argv)
     try:
+        _prepare_charts_folder(getattr(args, "charts", None))
         return args.handler(args, environ) or 0
     except (CliError, SegmentationError, StoreError, RefreshInProgress, SettingsError,
             answers.UsageError) as error:
@@ -80,7 +81,7 @@ def build_parser(default_db: str) -> argparse.ArgumentParser:
     sub.add_argument("--out", type=Path, required=True, help=".tsv/.csv or .parquet")
     sub.add_argument("--seed", type=int, default=0)
     sub = command("demo", cmd_demo, "Sample, refresh and answer: segbot end to end, no Slack.")
-    sub.add_argument("--rows", type=_positive_int, default=5000)
+    sub.add_argument("--rows", type=_enough_customers, default=5000)
     sub.add_argument("--seed", type=int, default=0)
     sub.add_argument("--out", type=Path, default=DEMO_DIR, help="folder for data and charts")
     sub.set_defaults(db=None)
@@ -117,7 +118,7 @@ def _delegate(module: str, function: str) -> Callable:
 
 
 def _model_options(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--k", type=_positive_int, help="number of segments (default: elbow)")
+    sub.add_argument("--k", type=_segment_count, help="number of segments (default: elbow)")
     sub.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
 
@@ -129,6 +130,23 @@ def _positive_int(text: str) -> int:
     value = _whole_number(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    return value
+
+
+def _segment_count(text: str) -> int:
+    value = _whole_number(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"{text} must be at least 2: one segment is everyone")
+    return value
+
+
+def _enough_customers(text: str) -> int:
+    from segmentation.prepare import MIN_CUSTOMERS
+
+    value = _whole_number(text)
+    if value < MIN_CUSTOMERS:
+        raise argparse.ArgumentTypeError(
+            f"{text} is too few: segmenting needs at least {MIN_CUSTOMERS} customers")
     return value
 
 
@@ -146,6 +164,19 @@ def _whole_number(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def _prepare_charts_folder(folder: Path | None) -> None:
+    """Create the --charts folder before anything is printed, or say why it cannot be."""
+    if folder is None:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CliError(f"--charts {folder}: cannot create the folder "
+                       f"({error.strerror or error})") from None
+    if not os.access(folder, os.W_OK):
+        raise CliError(f"--charts {folder}: the folder cannot be written to")
 
 
 def _open_store(path: Path, *, create: bool = False) -> Store:
@@ -326,8 +357,9 @@ def cmd_demo(args: argparse.Namespace, environ: dict[str, str]) -> int:
     print(f"1/4 sample: {args.rows:,} synthetic customers → {data}")
     db_path = args.db or out / "segbot.db"
     store = _open_store(db_path, create=True)
+    print(f"2/4 refresh → {db_path}")
     run = refresh(store, data, config=ModelConfig(seed=args.seed), progress=_progress())
-    print(f"2/4 refresh → {db_path}\n{refresh_summary(run, store)}\n")
+    print(f"{refresh_summary(run, store)}\n")
     overview = _answer_or_fail(store, answers.Request("overview"))
     print("3/4 answers, as segbot gives them in Slack:\n")
     _show(overview, out, answers.run_charts(store))

@@ -195,9 +195,11 @@ def _keep_runs(raw: str) -> int:
 
 
 def _chart_processes(raw: str) -> int:
-    if not raw.isdigit() or int(raw) > MAX_CHART_PROCESSES:
-        raise ValueError(f"{raw[:20]!r} is not a number of chart processes (0-"
-                         f"{MAX_CHART_PROCESSES}; 0 draws charts in the bot's own process)")
+    allowed = f"0-{MAX_CHART_PROCESSES}; 0 draws charts in the bot's own process"
+    if not raw.isdigit():
+        raise ValueError(f"{raw[:20]!r} is not a number of chart processes ({allowed})")
+    if int(raw) > MAX_CHART_PROCESSES:
+        raise ValueError(f"{raw} chart processes is too many ({allowed})")
     return int(raw)
 
 

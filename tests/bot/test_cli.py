@@ -203,9 +203,24 @@ def test_prune_refuses_to_keep_fewer_than_two_runs(keep, published_db, capsys) -
 @pytest.mark.parametrize("args, message", [
     (["cluster", "0"], "'0' is not a segment number: use one listed by `segbot segments`"),
     (["cluster", "1", "--export", "/no/such/folder/c.csv"], "there is no folder /no/such/folder"),
+    (["segments", "--charts", "/proc/segbot-charts"],
+     "--charts /proc/segbot-charts: cannot create the folder"),
 ])
-def test_cluster_argument_errors_come_before_any_answer(args, message, published_db,
-                                                         capsys) -> None:
+def test_argument_errors_come_before_any_answer(args, message, published_db, capsys) -> None:
     code, out, err = run_cli([*args, "--db", str(published_db)], capsys)
     assert code == 2 and out == ""
     assert err == f"segbot: error: {err.removeprefix('segbot: error: ')}" and message in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["refresh", "--data", "customers.csv", "--k", "1"],
+     "argument --k: 1 must be at least 2: one segment is everyone"),
+    (["demo", "--rows", "5"],
+     "argument --rows: 5 is too few: segmenting needs at least 10 customers"),
+])
+def test_numbers_the_engine_would_refuse_are_refused_before_any_work(
+        args, message, tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "--db", str(tmp_path / "segbot.db")], environ={})
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # no sample, no store
