@@ -73,7 +73,7 @@ def run_all(args: argparse.Namespace) -> int:
     report: dict[str, Any] = {"command": _command_line(), "machine": _machine(),
                               "load_before": os.getloadavg(), "refresh": {}, "textbook": None}
     for rows in sizes:
-        ensure_data(args.out, rows, args.seed)
+        ensure_next_week(args.out, rows, args.seed)
         chart_calls = args.chart_calls if rows == sizes[-1] else 0
         # latency is measured once, after the first refresh; repeats only time the refresh
         runs = [_spawn("refresh", args, rows=rows, calls=args.calls if attempt == 0 else 0,
@@ -107,6 +107,33 @@ def ensure_data(out: Path, rows: int, seed: int) -> Path:
         write_customers(generate_customers(rows, seed=seed), partial)
         partial.replace(path)
         print(f"  generated {path.name} in {time.perf_counter() - started:.1f} s", flush=True)
+    return path
+
+
+def ensure_next_week(out: Path, rows: int, seed: int) -> Path:
+    """Next week's extract of the table for ``rows`` and ``seed``: the same customers but 1 %
+    gone, 1 % new and 3 % whose rows are drawn afresh, so that the weekly refresh moves some
+    customers between segments and the digest has movers, as a real week has. Cached."""
+    path = out / f"customers-{rows}-seed{seed}-week2.tsv"
+    this_week = ensure_data(out, rows, seed)
+    if not path.exists():
+        import numpy as np
+        import pandas as pd
+
+        from segmentation.synthetic import generate_customers, write_customers
+
+        week = pd.read_csv(this_week, sep="\t", dtype={"ID": "int64"})
+        rng = np.random.default_rng(seed + 1)
+        redrawn = generate_customers(rows, seed=seed + 1)
+        changed = rng.random(len(week)) < 0.03
+        for column in week.columns.drop("ID"):
+            week.loc[changed, column] = redrawn.loc[changed, column].to_numpy()
+        arrivals = generate_customers(max(1, rows // 100), seed=seed + 2)
+        arrivals["ID"] += 5 * rows  # synthetic ids are below 5 × rows: no clash
+        week = pd.concat([week[rng.random(len(week)) >= 0.01], arrivals], ignore_index=True)
+        partial = path.with_suffix(".partial.tsv")
+        write_customers(week, partial)
+        partial.replace(path)
     return path
 
 
@@ -153,15 +180,17 @@ def _load() -> str:
 def refresh_worker(args: argparse.Namespace) -> dict[str, Any]:
     """Time two refreshes phase by phase on a fresh store, then the answers it serves.
 
-    The first refresh publishes the store's first run; the second, on the same table, is
-    the weekly one: it also matches its segments to the previous run and counts movement.
+    The first refresh publishes the store's first run; the second, on next week's extract,
+    is the weekly one: it also matches its segments to the previous run, counts movement,
+    and its digest carries the movers CSV.
     """
     from bot.refresh import refresh
     from segmentation.model import ModelConfig
     from storage.store import Store
 
     rows = args.rows[0]
-    data = args.out / f"customers-{rows}-seed{args.seed}.tsv"
+    weeks = (args.out / f"customers-{rows}-seed{args.seed}.tsv",
+             args.out / f"customers-{rows}-seed{args.seed}-week2.tsv")
     db = args.out / f"bench-{rows}.db"
     for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
         path.unlink(missing_ok=True)
@@ -170,7 +199,7 @@ def refresh_worker(args: argparse.Namespace) -> dict[str, Any]:
     baseline = _peak_rss_mib()
     load_before = os.getloadavg()
     timed = []
-    for _ in range(2):
+    for data in weeks:
         clock = PhaseClock()
         run = refresh(store, data, config=ModelConfig(seed=args.seed), progress=clock.progress)
         clock.start("digest + charts")
@@ -188,8 +217,11 @@ def refresh_worker(args: argparse.Namespace) -> dict[str, Any]:
               "peak_rss_mib": peak_rss, "load_during": [load_before, os.getloadavg()],
               "chart_processes": args.chart_processes}
     from bot import answers
+    from bot.comparison import load_comparison
 
-    ids = sample_customer_ids(data, max(args.calls, args.chart_calls), args.seed)
+    result["flows"] = vars(load_comparison(store).flows())
+
+    ids = sample_customer_ids(weeks[1], max(args.calls, args.chart_calls), args.seed)
     latency, built = time_answers(store, answers, run.k, ids, args.calls, args.seed)
     result["latency_ms"] = latency
     result["chart_ms"] = time_charts(store, answers, built, args.chart_calls, renderer)
@@ -478,6 +510,8 @@ def format_report(report: dict[str, Any]) -> tuple[str, str]:
                   "≤ 3 at 100k, ≤ 20 at 1M"])
     table.append(["s per 100k rows", *(f"{refreshes[r]['total_s'] / r * 1e5:.2f}"
                                        for r in sizes), "flat or falling"])
+    table.append(["weekly refresh: moved / new / gone",
+                  *(_flows(refreshes[r].get("flows")) for r in sizes), ""])
     table.append(["first refresh, empty store (s)",
                   *(f"{refreshes[r]['first_run_total_s']:.2f}" for r in sizes), ""])
     table.append(["peak RSS incl. chart processes (MiB)",
@@ -574,6 +608,10 @@ def _textbook_table(book: dict[str, Any]) -> list[list[str]]:
             f"{book['best_silhouette_k_silhouette']:.4f}", "(not a target)"]]
           if "best_silhouette_k" in book else []),
     ]
+
+
+def _flows(flows: dict[str, int] | None) -> str:
+    return "–" if not flows else f"{flows['moved']:,} / {flows['new']:,} / {flows['gone']:,}"
 
 
 def _p50_p99(stats: dict[str, float] | None) -> str:
