@@ -57,7 +57,8 @@ def serve_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         return _serve(args, settings, store, charts)
     finally:
         if charts is not None:
-            charts.close()
+            charts.close()  # waits for the workers to exit
+            log.info("chart processes stopped")
 
 
 def _serve(args: argparse.Namespace, settings: Settings, store: Store,
