@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
@@ -65,7 +66,7 @@ class ChartProcesses:
             return _done(attachment.render)
         try:
             return pool.submit(attachment.render)
-        except (BrokenProcessPool, RuntimeError) as error:  # broken, or shut down
+        except RuntimeError as error:  # the pool is broken (BrokenProcessPool) or shut down
             return _failed(error)
 
     def _finish(self, pool: ProcessPoolExecutor, attachment: Attachment,
@@ -79,9 +80,9 @@ class ChartProcesses:
                 "(killed or out of memory?); try again") from error
 
     def start(self) -> None:
-        """Start every worker now and draw a small chart in each (fonts, caches)."""
+        """Start every worker now; each draws a small chart as it starts (fonts, caches)."""
         pool = self._current_pool()
-        for future in [pool.submit(_warm_up) for _ in range(self.workers)]:
+        for future in [pool.submit(os.getpid) for _ in range(self.workers)]:
             future.result()
 
     def close(self) -> None:
@@ -91,7 +92,8 @@ class ChartProcesses:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.workers, mp_context=self._context)
+        return ProcessPoolExecutor(self.workers, mp_context=self._context,
+                                   initializer=_warm_up)
 
     def _current_pool(self) -> ProcessPoolExecutor:
         with self._lock:
