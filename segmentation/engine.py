@@ -28,7 +28,7 @@ def segment_customers(raw: pd.DataFrame, *, source: str, config: ModelConfig | N
                       progress: Progress = _quiet) -> SegmentationResult:
     """Clean, derive features, fit, choose k, profile and name: the whole engine, no I/O."""
     config = config or ModelConfig()
-    progress(f"cleaning {len(raw):,} rows")
+    progress(f"cleaning {len(raw):,} row{'' if len(raw) == 1 else 's'}")
     prepared = prepare_customers(raw, overrides)
     progress(f"fitting the model on {len(prepared.frame):,} customers "
              f"({len(prepared.numeric) + len(prepared.categorical)} features)")

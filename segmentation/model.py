@@ -152,7 +152,7 @@ def _check_k(rows: int, config: ModelConfig) -> None:
         if config.k < 2:
             raise DataError(f"k must be at least 2 (got {config.k}): one segment is everyone")
         if config.k > rows:
-            raise DataError(f"k={config.k} is larger than the {rows} customers kept")
+            raise DataError(f"k={config.k} is larger than the {rows:,} customers kept")
 
 
 def _sample_rows(total: int, size: int, rng: np.random.Generator) -> np.ndarray:

@@ -243,8 +243,8 @@ def _classify_text(series: pd.Series) -> tuple[str, str, str]:
         return "dropped", "numbers stored as text with stray values; clean or declare it", ""
     distinct = series.nunique()
     if distinct <= _MAX_CATEGORIES and distinct < max(0.5 * series.notna().sum(), 2):
-        return "categorical", f"text with {distinct} distinct values", ""
-    return "dropped", f"free text or high cardinality ({distinct} distinct values)", ""
+        return "categorical", f"text with {distinct:,} distinct values", ""
+    return "dropped", f"free text or high cardinality: {distinct:,} distinct values", ""
 
 
 def detect_date_format(series: pd.Series) -> str | None:
