@@ -31,6 +31,7 @@ from tests.bot.fake_slack import FakeSlack
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 ALICE, BOB = "U0ALICE", "U0BOB"
 MARKETING, GENERAL = "C0MARKET", "C0GENERAL"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"  # the first bytes of every PNG
 
 
 @pytest.fixture(scope="session")

@@ -22,11 +22,11 @@ from bot.settings import load_settings
 from segmentation.matching import SegmentMatch, movement_matrix
 from storage.changes import RetiredSegment, RunChanges
 from storage.store import Store
+from tests.bot.conftest import PNG_MAGIC
 from tests.bot.fake_slack import FakeSlack
 from tests.storage.conftest import T0, make_result
 
 CHANNEL = "C0DIGEST"
-PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture
@@ -95,7 +95,7 @@ def test_the_digest_carries_both_charts_and_the_movers(store: Store) -> None:
     digest = digest_answer(store)
 
     assert [c.filename for c in digest.charts] == ["migration-run1-to-run2.png", "sizes-run2.png"]
-    assert all(chart.render().startswith(PNG) for chart in digest.charts)
+    assert all(chart.render().startswith(PNG_MAGIC) for chart in digest.charts)
     [movers] = digest.files
     frame = pd.read_csv(io.BytesIO(movers.render()), dtype={"customer_id": str})
     assert movers.filename == "movers-run2.csv"
@@ -156,7 +156,7 @@ def test_segments_changes_shows_the_movement_with_the_chart(store: Store) -> Non
     assert answer.title == "Changes from run 1 to run 2"
     assert "• 17 customers moved from *A segment 3* to *Bargain hunters*" in all_text(answer)
     [chart] = answer.charts
-    assert chart.render().startswith(PNG)
+    assert chart.render().startswith(PNG_MAGIC)
     assert answer.files == ()  # customer-level data only through audited exports
 
 
@@ -177,7 +177,7 @@ def test_the_digest_is_posted_once_with_its_files(store: Store, fake: FakeSlack)
         "Where customers moved between run 1 and run 2", "Customers per segment, run 2",
         "Customers who changed segment since run 1"]
     bodies = [call.body for call in fake.named("upload")]
-    assert [b.startswith(PNG) for b in bodies] == [True, True, False]
+    assert [b.startswith(PNG_MAGIC) for b in bodies] == [True, True, False]
     assert bodies[2].startswith(b"customer_id,from_segment,from_name,to_segment,to_name")
 
 
@@ -265,7 +265,7 @@ def test_segbot_digest_post_posts_once(reference_db: Path, tmp_path: Path, fake:
         "Where customers moved between run 1 and run 2", "Customers per segment, run 2",
         "Customers who changed segment since run 1"]
     pngs, csvs = fake.named("upload")[:2], fake.named("upload")[2:]
-    assert all(call.body.startswith(PNG) for call in pngs)
+    assert all(call.body.startswith(PNG_MAGIC) for call in pngs)
     assert [call.body.split(b"\n")[0] for call in csvs] == [
         b"customer_id,from_segment,from_name,to_segment,to_name"]
 

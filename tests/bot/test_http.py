@@ -17,12 +17,11 @@ import pytest
 
 from bot.answers import Attachment
 from storage.store import Store
-from tests.bot.conftest import ALICE, GENERAL, MARKETING, BotFactory, RunningBot
+from tests.bot.conftest import ALICE, GENERAL, MARKETING, PNG_MAGIC, BotFactory, RunningBot
 from tests.bot.fake_slack import FakeSlack
 
 pytestmark = pytest.mark.timeout(60)
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def uploads(slack: FakeSlack) -> list[dict]:

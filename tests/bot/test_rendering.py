@@ -70,7 +70,7 @@ def test_a_worker_that_dies_fails_its_chart_and_the_next_one_is_drawn() -> None:
         charts.close()
 
 
-def test_only_charts_are_sent_to_workers() -> None:
+def test_a_chart_must_name_a_chart_function_and_a_pool_needs_a_worker() -> None:
     with pytest.raises(ValueError, match="not a chart function"):
         Chart("to_csv", ())
     with pytest.raises(ValueError, match="at least 1"):

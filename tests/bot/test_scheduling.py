@@ -31,12 +31,12 @@ from bot.settings import Settings, load_settings
 from segmentation.model import ModelConfig
 from segmentation.synthetic import generate_customers, write_customers
 from storage.store import Store
+from tests.bot.conftest import PNG_MAGIC
 from tests.bot.fake_slack import FakeSlack
 
 CHANNEL = "C0DIGEST"
 MONDAY_0600 = datetime(2026, 3, 9, 6, 0, tzinfo=UTC)
 FAST = ModelConfig(k_max=5, n_init=3)
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 class Clock:

@@ -21,10 +21,8 @@ from bot.listeners.commands import COMMANDS
 from bot.server import serve_command
 from bot.settings import load_settings
 from storage.store import Store
-from tests.bot.conftest import SECRET, RunningBot
+from tests.bot.conftest import PNG_MAGIC, SECRET, RunningBot
 from tests.bot.fake_slack import FakeSlack
-
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 ROOT = Path(__file__).resolve().parents[2]
 
