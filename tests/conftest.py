@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-# beside the checkout, read-only; SEGBOT_REFERENCE_CSV points elsewhere (a clone in /tmp)
-REFERENCE_CSV = Path(os.environ.get("SEGBOT_REFERENCE_CSV")
-                     or ROOT.parent / "shared" / "data" / "marketing_campaign.csv")
+DATA = Path(__file__).resolve().parent / "data"  # shipped fixtures: see tests/data/README.md
+REFERENCE_CSV = DATA / "marketing_campaign.csv"
+ORDERS_CSV = DATA / "cdnow_transactions.csv"
 
 # Tests talk only to servers on 127.0.0.1; slack-sdk would otherwise honour a proxy.
 for _name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
@@ -21,9 +20,5 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 @pytest.fixture(scope="session")
 def reference_csv() -> Path:
-    """The real customer table, from ../shared/data beside the checkout (never copied in)."""
-    if not REFERENCE_CSV.exists():
-        pytest.fail(f"reference data missing: {REFERENCE_CSV} (the tests read the real table "
-                    "beside the checkout; set SEGBOT_REFERENCE_CSV to its path if it is "
-                    "elsewhere)")
+    """The real customer table (Kaggle "Customer Personality Analysis", CC0), shipped."""
     return REFERENCE_CSV
