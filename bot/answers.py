@@ -13,6 +13,7 @@ from types import ModuleType
 from typing import Any
 
 from bot import comparison
+from bot.csv_files import csv_bytes
 from segmentation.naming import format_value
 from segmentation.result import FeatureStat, SegmentProfile
 from storage.errors import NoPublishedRun, NotFound
@@ -20,6 +21,7 @@ from storage.records import CustomerRecord, RunRecord
 from storage.store import Store
 
 MAX_TEXT = 200
+DISTANCE_DECIMALS = 3  # an export's distance to the segment centre, as a ranking aid
 _SEGMENT_ID = re.compile(r"^[0-9]{1,6}$")
 _CUSTOMER_ID = re.compile(r"^[\w.\-:@]{1,64}$")  # ids may be non-ASCII
 
@@ -286,8 +288,8 @@ def export_answer(store: Store, segment_id: int) -> Answer:
     csv_file = Attachment(
         f"segment-{segment_id}-{slug}-run{run.id}.csv",
         f"Segment {segment_id} · {segment.name}: {segment.size:,} customers",
-        lambda: store.segment_members(segment_id, run.id).to_csv(index=False)
-        .encode("utf-8"))
+        lambda: csv_bytes(store.segment_members(segment_id, run.id),
+                          decimals={"distance": DISTANCE_DECIMALS}))
     return Answer(f"Export of segment {segment_id} · {segment.name}",
                   (Section(f"CSV of the {segment.size:,} customers of segment {segment_id}, "
                            "most typical first, with the attributes segbot shows."),),

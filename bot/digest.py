@@ -22,6 +22,7 @@ from bot import comparison as compare
 from bot import terminal
 from bot.answers import Answer, Attachment, Chart, Section, error_answer, run_context
 from bot.blocks import answer_message
+from bot.csv_files import csv_bytes
 from bot.delivery import INVITE, NOT_A_MEMBER, Renderer, build_web_client, render, render_all
 from bot.settings import Settings, load_settings
 from storage.errors import StoreError
@@ -128,7 +129,7 @@ def _movers_file(store: Store, cmp: compare.Comparison) -> tuple[Attachment, ...
     run_id = cmp.run.id
     return (Attachment(f"movers-run{run_id}.csv",
                        f"Customers who changed segment since run {cmp.previous.id}",
-                       lambda: store.movers(run_id).to_csv(index=False).encode("utf-8")),)
+                       lambda: csv_bytes(store.movers(run_id))),)
 
 
 # -- posting -------------------------------------------------------------------------------

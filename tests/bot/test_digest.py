@@ -178,7 +178,7 @@ def test_the_digest_is_posted_once_with_its_files(store: Store, fake: FakeSlack)
         "Customers who changed segment since run 1"]
     bodies = [call.body for call in fake.named("upload")]
     assert [b.startswith(PNG_MAGIC) for b in bodies] == [True, True, False]
-    assert bodies[2].startswith(b"customer_id,from_segment,from_name,to_segment,to_name")
+    assert bodies[2].startswith(b'"customer_id","from_segment","from_name","to_segment","to_name"')
 
 
 def test_a_failed_post_is_retried_once_and_only_once(store: Store, fake: FakeSlack) -> None:
@@ -267,7 +267,7 @@ def test_segbot_digest_post_posts_once(reference_db: Path, tmp_path: Path, fake:
     pngs, csvs = fake.named("upload")[:2], fake.named("upload")[2:]
     assert all(call.body.startswith(PNG_MAGIC) for call in pngs)
     assert [call.body.split(b"\n")[0] for call in csvs] == [
-        b"customer_id,from_segment,from_name,to_segment,to_name"]
+        b'"customer_id","from_segment","from_name","to_segment","to_name"']
 
 
 def test_segbot_digest_prints_without_posting(reference_db: Path,

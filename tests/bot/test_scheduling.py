@@ -200,7 +200,7 @@ def test_the_digests_charts_are_drawn_by_the_bots_chart_processes(
         "migration-run1-to-run2.png", "sizes-run2.png", "movers-run2.csv"]]
     uploads = [call.body for call in fake.named("upload")]
     assert [body[:8] == PNG_MAGIC for body in uploads] == [True, True, True, False]
-    assert uploads[3].startswith(b"customer_id,")
+    assert uploads[3].startswith(b'"customer_id",')
 
 
 @pytest.mark.parametrize("break_it, cause", [
