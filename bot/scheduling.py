@@ -13,7 +13,7 @@ import argparse
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -22,6 +22,7 @@ from apscheduler.triggers.cron import CronTrigger
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
+from bot.cron import crontab_trigger
 from bot.delivery import Renderer, render
 from bot.digest import (
     DigestError,
@@ -44,7 +45,6 @@ Clock = Callable[[], datetime]
 JOB_ID = "segbot-refresh"
 STARTUP_JOB_ID = "segbot-startup"
 MISFIRE_GRACE = timedelta(hours=6)  # a refresh up to 6 h late (bot down, machine asleep) runs
-DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab's order: 0 = Sunday
 
 
 def utc_now() -> datetime:
@@ -54,38 +54,6 @@ def utc_now() -> datetime:
 def refresh_trigger(settings: Settings) -> CronTrigger:
     """SEGBOT_REFRESH_CRON in SEGBOT_TIMEZONE (default: Mondays 06:00 UTC)."""
     return crontab_trigger(settings.refresh_cron, settings.tzinfo)
-
-
-def crontab_trigger(expression: str, timezone: tzinfo) -> CronTrigger:
-    """A trigger for a standard crontab line, where weekday 0 or 7 is Sunday and 1 Monday.
-
-    APScheduler 3's `CronTrigger.from_crontab` counts weekdays from Monday = 0, so "* * * * 1"
-    would run on Tuesdays; numeric weekdays are turned into names first.
-    """
-    fields = expression.split()
-    if len(fields) == 5:
-        fields[4] = crontab_weekdays(fields[4])
-    return CronTrigger.from_crontab(" ".join(fields), timezone=timezone)
-
-
-def crontab_weekdays(field: str) -> str:
-    """A crontab day-of-week field with every number written as a day name."""
-    names: list[str] = []
-    for item in field.split(","):
-        base, _, step = item.partition("/")
-        if not step and not any(char.isdigit() for char in base):
-            names.append(item)  # "*", "mon", "mon-fri": APScheduler reads names as cron does
-            continue
-        first, _, last = ("0-6" if base == "*" else base).partition("-")
-        start = _weekday(first)
-        end = _weekday(last) if last else (6 if step else start)
-        names += [DAY_NAMES[day % 7] for day in range(start, end + 1, int(step or 1))]
-    return ",".join(dict.fromkeys(names))
-
-
-def _weekday(token: str) -> int:
-    token = token.strip().lower()
-    return int(token) if token.isdigit() else DAY_NAMES.index(token[:3])
 
 
 def next_run_times(trigger: CronTrigger, count: int, now: datetime) -> list[datetime]:

@@ -209,14 +209,13 @@ def _default(value: T | None, default: T) -> T:
 
 
 def _crontab(raw: str) -> str:
-    from apscheduler.triggers.cron import CronTrigger
+    from bot.cron import CRONTAB_FIELDS, crontab_trigger  # the scheduler's own parser
 
     try:
-        CronTrigger.from_crontab(raw, timezone="UTC")
-    except (ValueError, TypeError) as error:
-        raise ValueError(f"{raw!r} is not a crontab expression "
-                         f"(minute hour day month weekday, e.g. {DEFAULT_REFRESH_CRON!r}): "
-                         f"{error}") from None
+        crontab_trigger(raw, ZoneInfo("UTC"))
+    except ValueError as error:
+        raise ValueError(f"{raw!r} is not a crontab line ({CRONTAB_FIELDS}, "
+                         f"e.g. {DEFAULT_REFRESH_CRON!r}): {error}") from None
     return raw
 
 

@@ -14,13 +14,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from bot import answers
 from bot.answers import Attachment
 from bot.cli import main
+from bot.cron import crontab_trigger
 from bot.delivery import build_web_client
 from bot.refresh import refresh_lock
 from bot.rendering import ChartProcesses
 from bot.scheduling import (
     JOB_ID,
     STARTUP_JOB_ID,
-    crontab_trigger,
     missed_slot,
     next_run_times,
     refresh_trigger,
@@ -306,6 +306,19 @@ def test_weekdays_count_from_sunday_as_in_crontab(cron: str, runs_on: list[str])
 
     assert sorted(days, key=["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"].index) == \
         sorted(runs_on, key=["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"].index)
+
+
+@pytest.mark.parametrize("cron, days", [("0 6 * * 7", ["Sun"]),
+                                        ("0 6 * * 5-7", ["Fri", "Sat", "Sun"])])
+def test_sunday_written_7_starts_and_is_scheduled_on_sundays(
+        fake: FakeSlack, data: Path, tmp_path: Path, scheduler, cron: str,
+        days: list[str]) -> None:
+    settings = settings_for(fake, data, SEGBOT_REFRESH_CRON=cron)  # accepted at start-up
+    start(settings, Store(tmp_path / "segbot.db"), scheduler, Clock(MONDAY_0600))
+
+    trigger = scheduler.get_job(JOB_ID).trigger
+    week = next_run_times(trigger, len(days), MONDAY_0600)
+    assert [f"{t:%a %H:%M}" for t in week] == [f"{day} 06:00" for day in days]
 
 
 def test_only_a_recent_slot_without_a_run_is_caught_up(fake: FakeSlack, data: Path) -> None:

@@ -78,9 +78,24 @@ def test_chart_processes_is_a_small_count(raw: str) -> None:
     assert problem.startswith("SEGBOT_CHART_PROCESSES") and "0-16" in problem
 
 
-@pytest.mark.parametrize("cron", ["61 6 * * mon", "0 6 * *", "0 6 * * funday"])
-def test_refresh_cron_is_checked_by_apscheduler(cron: str) -> None:
-    assert "SEGBOT_REFRESH_CRON" in problems({**SOCKET_ENV, "SEGBOT_REFRESH_CRON": cron})[0]
+@pytest.mark.parametrize("cron, why", [
+    ("61 6 * * mon", "the last value (61) is higher than the maximum value (59)"),
+    ("0 6 * *", "it has 4 field(s), not 5"),
+    ("0 6 * * funday", 'Invalid weekday name "funday"'),
+    ("0 6 * * 8", "'8' is not a weekday (0-7, 0 and 7 = Sunday, or sun-sat)"),
+    ("0 6 * * 5-1", "weekday range '5-1' runs backwards"),
+    ("0 6 * * */0", "weekday step /0 is not a whole number of days of 1 or more"),
+])
+def test_a_bad_refresh_cron_is_refused_saying_why(cron: str, why: str) -> None:
+    [problem] = problems({**SOCKET_ENV, "SEGBOT_REFRESH_CRON": cron})
+    assert problem.startswith(f"SEGBOT_REFRESH_CRON: {cron!r} is not a crontab line "
+                              "(minute hour day month weekday, e.g. '0 6 * * mon'): ")
+    assert problem.endswith(why)
+
+
+@pytest.mark.parametrize("cron", ["0 6 * * 7", "0 6 * * 5-7", "0 6 * * 0,7", "0 6 * * 1-7/2"])
+def test_sunday_may_be_written_7_as_in_cron_and_the_readme(cron: str) -> None:
+    assert load_settings({"SEGBOT_REFRESH_CRON": cron}, require_slack=False).refresh_cron == cron
 
 
 def test_values_are_parsed() -> None:
