@@ -14,7 +14,7 @@ from bot.refresh import RefreshInProgress, refresh
 from bot.settings import SettingsError
 from segmentation.errors import SegmentationError
 from segmentation.schema import load_schema_file
-from storage.errors import StoreError
+from storage.errors import StoreDamaged, StoreError, StoreUnavailable
 from storage.records import RunRecord
 from storage.retention import check_keep
 from storage.store import Store
@@ -203,10 +203,24 @@ def cmd_refresh(args: argparse.Namespace, environ: dict[str, str]) -> int:
 
     overrides = load_schema_file(args.schema) if args.schema else None
     store = _open_store(args.db, create=True)
-    run = refresh(store, args.data, config=ModelConfig(k=args.k, seed=args.seed),
-                  overrides=overrides, progress=_progress())
+    try:
+        run = refresh(store, args.data, config=ModelConfig(k=args.k, seed=args.seed),
+                      overrides=overrides, progress=_progress())
+    except StoreDamaged:
+        raise  # what it still serves cannot be trusted
+    except StoreUnavailable as error:
+        raise CliError(f"{error}. Nothing was published; {_serving(store)}") from error
     print(refresh_summary(run, store))
     return 0
+
+
+def _serving(store: Store) -> str:
+    """What answers come from after a failed refresh, as far as the store can still say."""
+    try:
+        run = store.current_run()
+    except StoreError:
+        return "answers cannot be read from it either"
+    return "there are no segments yet" if run is None else f"answers still come from run {run.id}"
 
 
 def refresh_summary(run: RunRecord, store: Store) -> str:

@@ -160,6 +160,8 @@ def describe_failure(error: BaseException) -> str:
     """The cause of a failed refresh as a marketer or an operator can act on it."""
     if isinstance(error, SegmentationError | StoreError):
         return str(error)
+    if isinstance(error, OSError) and error.strerror:  # e.g. the refresh lock's folder
+        return f"{error.filename}: {error.strerror}" if error.filename else error.strerror
     return f"unexpected {type(error).__name__}: {error} (details in the bot's log)"
 
 

@@ -24,7 +24,7 @@ from storage import changes as run_changes
 from storage import codec, deliveries, retention
 from storage.changes import RetiredSegment, RunChanges, check_changes, check_still_current
 from storage.deliveries import Delivery
-from storage.errors import NoPublishedRun, NotFound, StoreError
+from storage.errors import Access, NoPublishedRun, NotFound, StoreError, unavailable
 from storage.records import AuditEntry, CustomerRecord, HistoryEntry, RunRecord
 from storage.schema import migrate
 
@@ -73,7 +73,7 @@ class Store:
         self.busy_timeout = busy_timeout
         self._trace = trace
         try:
-            with self._connect() as db:
+            with self._connect(Access.OPEN) as db:
                 db.enable_wal()
                 migrate(db)
         except sqlite3.DatabaseError as error:  # includes OperationalError (cannot open)
@@ -324,26 +324,36 @@ class Store:
 
     def vacuum(self) -> None:
         """Rewrite the file without its free pages (needs as much free disk as the store)."""
-        with self._connect() as db:
+        with self._connect(Access.WRITE) as db:
             db.conn.execute("VACUUM")
             db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @contextmanager
-    def _connect(self) -> Iterator[Database]:
-        """Yield a fresh connection, closed afterwards: one per unit of work and thread."""
-        conn = sqlite3.connect(self.path, timeout=self.busy_timeout)
-        if self._trace is not None:
-            conn.set_trace_callback(self._trace)
-        db = Database(conn, execute_plugins=False)
+    def _connect(self, access: Access) -> Iterator[Database]:
+        """Yield a fresh connection, closed afterwards: one per unit of work and thread.
+
+        A fault of the file (damaged, read-only, its disk full or failing) raises
+        `StoreUnavailable` saying what to do; the unit of work was rolled back whole.
+        """
         try:
-            # WAL + NORMAL stays consistent on power loss but may lose the latest commits;
-            # a lost publish is redone by the next refresh. fsync per commit is not worth it.
-            conn.execute("PRAGMA synchronous = NORMAL")
-            # A 1M-customer publish grows the WAL by ~150 MB; shrink it after checkpoints.
-            conn.execute(f"PRAGMA journal_size_limit = {_WAL_SIZE_LIMIT}")
-            yield db
-        finally:
-            db.close()
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout)
+            if self._trace is not None:
+                conn.set_trace_callback(self._trace)
+            db = Database(conn, execute_plugins=False)
+            try:
+                # WAL + NORMAL stays consistent on power loss but may lose the latest commits;
+                # a lost publish is redone by the next refresh. fsync per commit is not worth it.
+                conn.execute("PRAGMA synchronous = NORMAL")
+                # A 1M-customer publish grows the WAL by ~150 MB; shrink it after checkpoints.
+                conn.execute(f"PRAGMA journal_size_limit = {_WAL_SIZE_LIMIT}")
+                yield db
+            finally:
+                db.close()
+        except sqlite3.Error as error:
+            fault = unavailable(error, self.path, access)
+            if fault is None:
+                raise
+            raise fault from error
 
     @contextmanager
     def _writing(self) -> Iterator[Database]:
@@ -351,7 +361,7 @@ class Store:
         the start (BEGIN IMMEDIATE). A deferred transaction that reads first (sqlite-utils
         reads the schema before inserting) fails at once with "database is locked" when
         another connection wrote since; this one waits its turn (busy_timeout)."""
-        with self._connect() as db:
+        with self._connect(Access.WRITE) as db:
             db.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -363,7 +373,7 @@ class Store:
     @contextmanager
     def _reading(self) -> Iterator[Database]:
         """Yield a connection inside one read transaction: a single consistent snapshot."""
-        with self._connect() as db, db.atomic():
+        with self._connect(Access.READ) as db, db.atomic():
             yield db
 
 
