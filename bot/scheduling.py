@@ -3,18 +3,24 @@
 APScheduler 3 keeps jobs in memory, so a refresh missed while the bot was down is caught up on
 start when its slot is less than the misfire grace time ago. On start the bot also retries every
 digest whose post failed. Refreshes never overlap: `bot.refresh` holds a lock across processes,
-and the job itself runs at most one instance at a time. Without SEGBOT_DATA nothing is
-scheduled: refreshes are then run by hand with `segbot refresh`.
+and the job itself runs at most one instance at a time. Only one bot process per store runs
+the scheduler (`SchedulerLock`); another one answers commands and stands by. Without
+SEGBOT_DATA nothing is scheduled: refreshes are then run by hand with `segbot refresh`.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import logging
+import os
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
+from typing import TextIO
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -45,6 +51,8 @@ Clock = Callable[[], datetime]
 JOB_ID = "segbot-refresh"
 STARTUP_JOB_ID = "segbot-startup"
 MISFIRE_GRACE = timedelta(hours=6)  # a refresh up to 6 h late (bot down, machine asleep) runs
+SCHEDULER_LOCK_SUFFIX = ".scheduler.lock"
+STANDBY_POLL = timedelta(seconds=30)  # how often a bot without the scheduler asks for it
 
 
 def utc_now() -> datetime:
@@ -210,6 +218,80 @@ def start_scheduler(settings: Settings, store: Store, client: WebClient, *,
     return scheduler
 
 
+class SchedulerLock:
+    """An exclusive `flock` on a file beside the store, held by the one process that schedules.
+
+    The kernel releases it when its holder exits, however it exits; the file itself stays, as
+    `bot.refresh.refresh_lock`'s does.
+    """
+
+    def __init__(self, db_path: Path) -> None:
+        self.path = db_path.with_name(db_path.name + SCHEDULER_LOCK_SUFFIX)
+        self._handle: TextIO | None = None
+
+    def acquire(self) -> bool:
+        """Take the lock without waiting; False while another process holds it."""
+        if self._handle is not None:
+            return True
+        handle = self.path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return False
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        self._handle = handle
+        return True
+
+    def holder(self) -> str:
+        """Who holds the lock, as its holder wrote it."""
+        try:
+            return self.path.read_text(encoding="utf-8").strip() or "holder unknown"
+        except OSError:
+            return "holder unknown"
+
+    def release(self) -> None:
+        if self._handle is not None:
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
+
+
+def start_scheduler_once(settings: Settings, store: Store, client: WebClient, *,
+                         stop: threading.Event, poll: timedelta = STANDBY_POLL,
+                         scheduler: BaseScheduler | None = None, now: Clock = utc_now,
+                         config: ModelConfig | None = None,
+                         renderer: Renderer = render) -> SchedulerLock:
+    """Start the scheduler unless another process on the same store runs one; else stand by.
+
+    A process standing by takes the lock, and starts the scheduler, once the process holding
+    it has stopped (until `stop` is set): a deploy that starts the new bot before it stops
+    the old one still ends with exactly one scheduler. Keep the returned lock referenced for
+    as long as the process runs: the lock is released when it is closed.
+    """
+    lock = SchedulerLock(store.path)
+    start = partial(start_scheduler, settings, store, client, scheduler=scheduler, now=now,
+                    config=config, renderer=renderer)
+    if lock.acquire():
+        start()
+        return lock
+    log.info("another segbot process (%s) runs the scheduler of %s: this one answers commands "
+             "and takes the scheduler over if that process stops", lock.holder(), store.path)
+
+    def stand_by() -> None:
+        while not stop.wait(poll.total_seconds()):
+            if lock.acquire():
+                log.info("the scheduler of %s was free: this process runs it now", store.path)
+                start()
+                return
+
+    threading.Thread(target=stand_by, name="segbot-scheduler-standby", daemon=True).start()
+    return lock
+
+
 def schedule_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     """`segbot schedule`: the next refresh times, and what the refresh reads and posts."""
     settings = load_settings(environ, require_slack=False)  # errors: exit 2 in cli.main
@@ -233,5 +315,5 @@ def schedule_text(settings: Settings, count: int, now: datetime) -> str:
         lines.append(f"Reads {data}{missing}, afresh on every run.")
     lines.append(f"Posts the digest to {settings.digest_channel}." if settings.digest_channel
                  else "SEGBOT_DIGEST_CHANNEL is not set: no digest or failure notice is posted.")
-    lines.append("The schedule runs inside `segbot serve`; run exactly one bot process.")
+    lines.append("The schedule runs inside `segbot serve`, in one bot process per store.")
     return "\n".join(lines)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,11 +25,13 @@ from bot.rendering import ChartProcesses
 from bot.scheduling import (
     JOB_ID,
     STARTUP_JOB_ID,
+    SchedulerLock,
     missed_slot,
     next_run_times,
     refresh_trigger,
     schedule_text,
     start_scheduler,
+    start_scheduler_once,
 )
 from bot.settings import Settings, load_settings
 from segmentation.model import ModelConfig
@@ -360,3 +366,38 @@ def test_segbot_schedule_shows_the_next_runs_with_their_zone(
     runs = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
     assert len(runs) == 3
     assert all(re.fullmatch(r"  Mon \d{4}-\d\d-\d\d 06:00 UTC", line) for line in runs)
+
+
+def test_a_second_bot_on_the_same_store_schedules_nothing_until_the_first_stops(
+        fake: FakeSlack, data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    settings = settings_for(fake, data)
+    store = Store(tmp_path / "segbot.db")
+    first, second = BackgroundScheduler(), BackgroundScheduler()
+    stop = threading.Event()
+    for scheduler in (first, second):
+        scheduler.start(paused=True)
+    try:
+        held = start_scheduler_once(settings, store, build_web_client(settings), stop=stop,
+                                    scheduler=first, poll=timedelta(seconds=0.05))
+        with caplog.at_level(logging.INFO, logger="bot.scheduling"):
+            standby = start_scheduler_once(settings, store, build_web_client(settings),
+                                           stop=stop, scheduler=second,
+                                           poll=timedelta(seconds=0.05))
+            time.sleep(0.2)  # several polls: the lock is still held
+            assert second.get_jobs() == [] and first.get_job(JOB_ID) is not None
+            [line] = [r.getMessage() for r in caplog.records if "another" in r.getMessage()]
+            assert line.startswith(f"another segbot process (pid {os.getpid()}) runs the "
+                                   f"scheduler of {store.path}: this one answers commands")
+
+            held.release()  # the first bot stops
+            deadline = time.monotonic() + 5
+            while second.get_job(JOB_ID) is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+        assert second.get_job(JOB_ID) is not None
+        assert "this process runs it now" in caplog.text
+        assert not SchedulerLock(store.path).acquire()  # the second bot holds it now
+    finally:
+        stop.set()
+        standby.release()
+        first.shutdown(wait=False)
+        second.shutdown(wait=False)
