@@ -1,8 +1,11 @@
-"""`segbot serve`: the bot in Socket Mode (the default) or over HTTP with `--http`.
+"""`segbot serve`: the bot in Socket Mode when SLACK_APP_TOKEN is set, else over HTTP.
 
-One process serves Slack; run exactly one, so that the scheduled refresh and digest run once.
-HTTP mode is a Starlette app under uvicorn: `POST /slack/events` for commands and buttons,
-`GET /health` saying whether the store has a published run.
+HTTP mode (forced with `--http`) is a Starlette app under uvicorn: `POST /slack/events` for
+commands and buttons, and `GET /health`. Socket Mode answers `GET /health` too when $PORT (or
+`--port`) is set, so one Procfile `web:` line serves either mode. `/health` is a liveness
+check: 200 while the process serves, naming the current run or "no run yet"; 503 when the
+store cannot be read. Of several bot processes on one store, only one runs the scheduled
+refresh and digest (`bot.scheduling.start_scheduler_once`).
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ from starlette.routing import Route
 from bot.app import RENDER_SLOTS, create_app
 from bot.delivery import Renderer, render
 from bot.rendering import ChartProcesses
-from bot.scheduling import start_scheduler
-from bot.settings import Settings, SettingsError, load_settings
+from bot.scheduling import start_scheduler_once
+from bot.settings import DEFAULT_PORT, Settings, SettingsError, load_settings
 from storage.errors import StoreError
 from storage.store import Store
 
@@ -44,7 +47,7 @@ HEALTH_PATH = "/health"
 def serve_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     """Run the bot until interrupted; exit code 2 with every problem when misconfigured."""
     try:
-        settings = load_settings(environ, require_slack=True, http=args.http)
+        settings = load_settings(environ, require_slack=True, http=True if args.http else None)
     except SettingsError as error:
         print(f"segbot: {error}", file=sys.stderr)
         return 2
@@ -72,25 +75,43 @@ def _serve(args: argparse.Namespace, settings: Settings, store: Store,
         return 2
     if charts is not None and not _started(charts):
         return 2
-    if args.http:
-        port = args.port or settings.port
-        log.info("serving HTTP on port %s (%s, %s)", port, EVENTS_PATH, HEALTH_PATH)
-        start_scheduler(settings, store, app.client, renderer=renderer)  # refresh, digest
-        build_http_server(app, store, host="0.0.0.0", port=port).run()
-    else:
-        handler = socket_mode_handler(app, settings)
-        try:
-            handler.connect()
-        except SlackApiError as error:
-            print(f"segbot: cannot connect in Socket Mode: Slack answered "
-                  f"{error.response.get('error')!r} to apps.connections.open; check that "
-                  "SLACK_APP_TOKEN is the app-level token (xapp-) with connections:write",
-                  file=sys.stderr)
-            return 2
-        log.info("connected to Slack in Socket Mode")
-        start_scheduler(settings, store, app.client, renderer=renderer)  # refresh, digest
-        threading.Event().wait()  # the client's own threads serve and reconnect
+    handler = None
+    if settings.socket_mode and (handler := _connect_socket_mode(app, settings)) is None:
+        return 2
+    port = args.port or settings.port or (None if handler else DEFAULT_PORT)
+    stop = threading.Event()  # set on the way out: a scheduler standby stops asking
+    lock = start_scheduler_once(settings, store, app.client, renderer=renderer, stop=stop)
+    try:
+        if handler is None:
+            log.info("serving HTTP on port %s (%s, %s)%s", port, EVENTS_PATH, HEALTH_PATH,
+                     "" if args.http else "; SLACK_APP_TOKEN is not set, so not Socket Mode")
+            build_http_server(app, store, host="0.0.0.0", port=port).run()
+        elif port is None:
+            stop.wait()  # the Socket Mode client's own threads serve and reconnect
+        else:
+            log.info("answering %s on port %s", HEALTH_PATH, port)
+            build_health_server(store, host="0.0.0.0", port=port).run()
+    finally:
+        stop.set()
+        lock.release()
+        if handler is not None:
+            handler.close()
     return 0
+
+
+def _connect_socket_mode(app: App, settings: Settings) -> SocketModeHandler | None:
+    """The connected Socket Mode handler; None, said why, if Slack refuses the app token."""
+    handler = socket_mode_handler(app, settings)
+    try:
+        handler.connect()
+    except SlackApiError as error:
+        print(f"segbot: cannot connect in Socket Mode: Slack answered "
+              f"{error.response.get('error')!r} to apps.connections.open; check that "
+              "SLACK_APP_TOKEN is the app-level token (xapp-) with connections:write",
+              file=sys.stderr)
+        return None
+    log.info("connected to Slack in Socket Mode")
+    return handler
 
 
 def _started(charts: ChartProcesses) -> bool:
@@ -120,22 +141,45 @@ def create_web_app(app: App, store: Store) -> Starlette:
         bolt_response = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
         return to_starlette_response(bolt_response)
 
+    return Starlette(routes=[Route(EVENTS_PATH, slack_events, methods=["POST"]),
+                             health_route(store)])
+
+
+def create_health_app(store: Store) -> Starlette:
+    """Only the health check: what Socket Mode serves on $PORT."""
+    return Starlette(routes=[health_route(store)])
+
+
+def health_route(store: Store) -> Route:
+    """`GET /health`: 200 while the process serves, with the current run; 503 if unreadable."""
+
     def health(request: Request) -> JSONResponse:
         try:
             run = store.current_run()
-        except (StoreError, sqlite3.Error) as error:
-            return JSONResponse({"status": "error", "detail": str(error)}, status_code=503)
-        if run is None:
-            return JSONResponse({"status": "no published run",
-                                 "detail": "run `segbot refresh --data FILE`"}, status_code=503)
+        except (StoreError, sqlite3.Error) as error:  # the store's errors name its path
+            detail = str(error) if isinstance(error, StoreError) else \
+                f"cannot read the store {store.path}: {error}"
+            return JSONResponse({"status": "error", "detail": detail}, status_code=503)
+        if run is None:  # a fresh deploy is alive while it waits for its first refresh
+            return JSONResponse({"status": "ok", "run_id": None,
+                                 "detail": "no run yet: run `segbot refresh --data FILE` or "
+                                           "wait for the scheduled refresh"})
         return JSONResponse({"status": "ok", "run_id": run.id})
 
-    return Starlette(routes=[Route(EVENTS_PATH, slack_events, methods=["POST"]),
-                             Route(HEALTH_PATH, health, methods=["GET"])])
+    return Route(HEALTH_PATH, health, methods=["GET"])
 
 
 def build_http_server(app: App, store: Store, *, host: str, port: int) -> uvicorn.Server:
     """A uvicorn server for `create_web_app`; call `.run()` (or `.run(sockets=[...])`)."""
-    config = uvicorn.Config(create_web_app(app, store), host=host, port=port,
-                            log_level="info", access_log=False, proxy_headers=True)
+    return _uvicorn(create_web_app(app, store), host, port)
+
+
+def build_health_server(store: Store, *, host: str, port: int) -> uvicorn.Server:
+    """A uvicorn server for `create_health_app`; call `.run()` (or `.run(sockets=[...])`)."""
+    return _uvicorn(create_health_app(store), host, port)
+
+
+def _uvicorn(web_app: Starlette, host: str, port: int) -> uvicorn.Server:
+    config = uvicorn.Config(web_app, host=host, port=port, log_level="info", access_log=False,
+                            proxy_headers=True)
     return uvicorn.Server(config)

@@ -50,7 +50,8 @@ class Settings:
     slack_api_url: str = DEFAULT_SLACK_API_URL
     allowed_channels: frozenset[str] = frozenset()
     allowed_users: frozenset[str] = frozenset()
-    port: int = DEFAULT_PORT
+    socket_mode: bool = False  # else HTTP: see `load_settings`
+    port: int | None = None  # $PORT; HTTP falls back to DEFAULT_PORT, Socket Mode to no /health
     # the scheduler's settings
     data_path: Path | None = None
     digest_channel: str | None = None
@@ -60,12 +61,13 @@ class Settings:
     chart_processes: int = DEFAULT_CHART_PROCESSES  # 0: charts drawn in the bot's process
 
     @property
-    def socket_mode(self) -> bool:
-        return self.app_token is not None
-
-    @property
     def tzinfo(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def customer_files_allowed_in(self, channel_id: str) -> bool:
+        """Whether files listing customers (exports, the movers CSV) may be posted in a channel:
+        only in channels named in SEGBOT_ALLOWED_CHANNELS, never by default."""
+        return channel_id in self.allowed_channels
 
     def may_see_customers(self, user_id: str, channel_id: str) -> bool:
         """Whether customer-level data (/customer, exports) may be shown to this user here."""
@@ -74,30 +76,38 @@ class Settings:
 
 
 def load_settings(environ: Mapping[str, str], *, require_slack: bool,
-                  http: bool = False) -> Settings:
+                  http: bool | None = None) -> Settings:
     """Settings from `environ`; every problem is listed in one `SettingsError`.
 
-    With `require_slack`, the bot token is required, plus the signing secret in HTTP mode
-    (`http=True`) or the app-level token in Socket Mode.
+    The bot serves Socket Mode when `http` is False, HTTP when it is True, and when it is
+    None (the default) Socket Mode if SLACK_APP_TOKEN is set and HTTP otherwise. With
+    `require_slack`, the bot token is required, plus the app-level token in Socket Mode or
+    the signing secret over HTTP.
     """
     reader = _Reader(environ)
+    socket_mode = bool(environ.get("SLACK_APP_TOKEN", "").strip()) if http is None else not http
     bot_token = reader.get("SLACK_BOT_TOKEN", _prefixed("xoxb-"), required=require_slack)
-    signing_secret = reader.get("SLACK_SIGNING_SECRET", _nonblank,
-                                required=require_slack and http)
     app_token = reader.get("SLACK_APP_TOKEN", _prefixed("xapp-"),
-                           required=require_slack and not http,
-                           hint="the app-level token for Socket Mode, or serve with --http")
+                           required=require_slack and socket_mode,
+                           hint="the app-level token xapp-… for Socket Mode")
+    signing_secret = reader.get(
+        "SLACK_SIGNING_SECRET", _nonblank, required=require_slack and not socket_mode,
+        hint="needed to serve HTTP" if http else
+        "nor SLACK_APP_TOKEN: set SLACK_APP_TOKEN, the app-level token xapp-…, for Socket "
+        "Mode as the shipped manifest.yml is set up, or SLACK_SIGNING_SECRET to serve HTTP "
+        "at /slack/events")
     settings = Settings(
         bot_token=bot_token,
         signing_secret=signing_secret,
         app_token=app_token,
+        socket_mode=socket_mode,
         db_path=reader.get("SEGBOT_DB", _db_path) or Path(DEFAULT_DB),
         slack_api_url=reader.get("SEGBOT_SLACK_API_URL", _api_url) or DEFAULT_SLACK_API_URL,
         allowed_channels=reader.get("SEGBOT_ALLOWED_CHANNELS", _id_list(_CHANNEL_ID, "C0123ABC"))
         or frozenset(),
         allowed_users=reader.get("SEGBOT_ALLOWED_USERS", _id_list(_USER_ID, "U0123ABC"))
         or frozenset(),
-        port=reader.get("PORT", _port) or DEFAULT_PORT,
+        port=reader.get("PORT", _port),
         data_path=reader.get("SEGBOT_DATA", _data_path),
         digest_channel=reader.get("SEGBOT_DIGEST_CHANNEL", _channel_id),
         refresh_cron=reader.get("SEGBOT_REFRESH_CRON", _crontab) or DEFAULT_REFRESH_CRON,

@@ -31,21 +31,32 @@ def test_defaults_without_slack() -> None:
     assert settings.timezone == "UTC"
     assert settings.allowed_users == settings.allowed_channels == frozenset()
     assert settings.data_path is None and settings.digest_channel is None
-    assert settings.port == 3000
+    assert settings.port is None  # HTTP then listens on 3000; Socket Mode serves no /health
     assert settings.chart_processes == 2
 
 
-def test_socket_mode_needs_bot_and_app_tokens() -> None:
+def test_an_app_token_means_socket_mode_and_its_absence_http() -> None:
     settings = load_settings(SOCKET_ENV, require_slack=True)
     assert settings.socket_mode and settings.app_token == "xapp-1-abc"
-    assert [p.split()[0] for p in problems({})] == ["SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"]
+    settings = load_settings(HTTP_ENV, require_slack=True)
+    assert not settings.socket_mode and settings.signing_secret == "s3cret"
+    both = load_settings({**SOCKET_ENV, **HTTP_ENV}, require_slack=True)
+    assert both.socket_mode  # as the shipped manifest is set up
 
 
-def test_http_mode_needs_the_signing_secret_not_the_app_token() -> None:
-    settings = load_settings(HTTP_ENV, require_slack=True, http=True)
-    assert settings.signing_secret == "s3cret" and not settings.socket_mode
-    assert [p.split()[0] for p in problems({}, http=True)] == [
-        "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"]
+def test_without_app_token_or_signing_secret_start_up_names_both_ways() -> None:
+    [bot, transport] = problems({})
+    assert bot.startswith("SLACK_BOT_TOKEN is not set")
+    assert transport.startswith("SLACK_SIGNING_SECRET is not set (nor SLACK_APP_TOKEN")
+    assert "for Socket Mode" in transport and "to serve HTTP" in transport
+
+
+def test_http_can_be_forced_and_then_needs_the_signing_secret() -> None:
+    settings = load_settings({**SOCKET_ENV, **HTTP_ENV}, require_slack=True, http=True)
+    assert not settings.socket_mode
+    assert problems(SOCKET_ENV, http=True) == ("SLACK_SIGNING_SECRET is not set "
+                                               "(needed to serve HTTP)",)
+    assert [p.split()[0] for p in problems(HTTP_ENV, http=False)] == ["SLACK_APP_TOKEN"]
 
 
 def test_every_bad_variable_is_listed_in_one_error(tmp_path: Path) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from bot.settings import load_settings
 from storage.store import Store
 from tests.bot.conftest import ALICE, MARKETING
 from tests.bot.fake_slack import FakeSlack
+from tests.bot.serve_process import ServeProcess, free_port
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -115,3 +118,27 @@ def test_commands_arrive_and_are_answered_over_socket_mode(
         assert time.monotonic() - started < 30
     finally:
         handler.close()
+
+
+@pytest.mark.slow
+def test_the_procfile_line_with_an_app_token_serves_socket_mode_and_health_on_port(
+        slack: FakeSlack, socket_slack: FakeSocketModeSlack, db_path: Path,
+        tmp_path: Path) -> None:
+    bot = ServeProcess.start({"SLACK_BOT_TOKEN": "xoxb-test-token", "SLACK_APP_TOKEN": APP_TOKEN,
+                              "SEGBOT_SLACK_API_URL": slack.api_url, "SEGBOT_DB": str(db_path),
+                              "PORT": str(free_port()), "SEGBOT_CHART_PROCESSES": "0"},
+                             tmp_path / "serve.log")  # `web: segbot serve`
+    try:
+        assert bot.wait_until_serving() == {"status": "ok", "run_id": 1}
+        slack.wait_for(lambda: len(socket_slack.acks()) == 2 and len(slack.responses("s1")) == 1
+                       and len(slack.responses("s2")) == 1)
+        assert slack.responses("s1")[0]["blocks"][0]["text"]["text"].startswith("Segment 1 · ")
+        with pytest.raises(urllib.error.HTTPError) as refused:  # commands come by websocket
+            urllib.request.urlopen(urllib.request.Request(
+                f"http://127.0.0.1:{bot.port}/slack/events", data=b"", method="POST"), timeout=5)
+        assert refused.value.code == 404
+    finally:
+        exit_code = bot.interrupt()
+    assert exit_code == 130, bot.log  # Ctrl-C
+    assert "connected to Slack in Socket Mode" in bot.log
+    assert f"answering /health on port {bot.port}" in bot.log
