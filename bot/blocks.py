@@ -42,8 +42,23 @@ def escape(text: str) -> str:
 
 
 def clip(text: str, limit: int) -> str:
-    """`text` cut to at most `limit` characters, marked with an ellipsis when cut."""
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + ELLIPSIS
+    """`text` cut to at most `limit` characters, marked with an ellipsis when cut (never
+    inside an escape such as `&amp;`)."""
+    if len(text) <= limit:
+        return text
+    return text[: safe_cut(text, limit - 1)].rstrip() + ELLIPSIS
+
+
+ESCAPES = ("&amp;", "&lt;", "&gt;")
+
+
+def safe_cut(text: str, at: int) -> int:
+    """The last index ≤ `at` where `text` can be cut without halving an escape like `&lt;`."""
+    start = text.rfind("&", max(0, at - 4), at)
+    if start != -1 and any(text.startswith(escape, start) and start + len(escape) > at
+                           for escape in ESCAPES):
+        return start
+    return at
 
 
 def split_text(text: str, limit: int = MAX_SECTION_TEXT) -> list[str]:
@@ -55,8 +70,9 @@ def split_text(text: str, limit: int = MAX_SECTION_TEXT) -> list[str]:
             if current:
                 chunks.append(current)
                 current = ""
-            chunks.append(line[:limit])
-            line = line[limit:]
+            cut = safe_cut(line, limit) or limit
+            chunks.append(line[:cut])
+            line = line[cut:]
         candidate = f"{current}\n{line}" if current else line
         if len(candidate) > limit:
             chunks.append(current)

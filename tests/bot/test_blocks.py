@@ -6,8 +6,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.answers import Answer, Button, Section, overview_answer
-from bot.blocks import answer_blocks, answer_message, split_text
+from bot.blocks import answer_blocks, answer_message, section_blocks, split_text
 from segmentation.result import SegmentProfile
 from storage.records import RunRecord
 from storage.store import Store
@@ -150,3 +152,27 @@ def test_the_real_overview_answer_fits_with_sixty_long_named_segments(
         block.to_dict()  # slack-sdk's own validation of each block
     text = all_text(message)
     assert all(f"*{i} · Segment {i} " in text for i in range(1, 61))
+
+
+@pytest.mark.parametrize("escape", ["&amp;", "&lt;", "&gt;"])
+@pytest.mark.parametrize("offset", range(5))
+def test_long_text_is_never_cut_inside_an_escape(escape: str, offset: int) -> None:
+    text = "x" * (10 - offset) + escape * 8
+    for chunk in split_text(text, limit=10):
+        assert len(chunk) <= 10
+        assert chunk.count("&") == sum(chunk.count(e) for e in ("&amp;", "&lt;", "&gt;"))
+    assert "".join(split_text(text, limit=10)) == text  # nothing lost, nothing doubled
+
+
+def test_a_clipped_field_ends_before_a_halved_escape() -> None:
+    [block] = section_blocks(Section("title", fields=("R&D " * 1000,)))
+    field = block.fields[0].text
+    assert field.endswith("…") and len(field) <= 2000
+    assert field[:-1].rstrip().endswith(("&amp;", "R", "D"))
+
+
+def test_a_message_with_many_escapes_is_accepted_whole() -> None:
+    answer = Answer("t", (Section("<b> & <i> " * 600),))
+    for block in answer_blocks(answer):
+        text = block.to_dict().get("text", {}).get("text", "")
+        assert not text.rstrip("…").endswith(("&", "&a", "&am", "&l", "&lt", "&g", "&gt"))
