@@ -1,9 +1,11 @@
 """Deliver an Answer in Slack: the message through `response_url`, then its charts and files.
 
-The text goes first so the user reads the answer while charts render. A Slack error while
-uploading never loses the answer: the user gets a short note saying what went wrong (for a
-channel the bot is not in: how to invite it). Rate limits (429 + Retry-After) and 5xx answers
-are retried by slack-sdk's retry handlers before anything is reported.
+The text goes first so the user reads the answer while charts render. Customer-level files (a
+segment's CSV) go to the asker's direct messages with the bot unless the channel is explicitly
+approved for them (SEGBOT_ALLOWED_CHANNELS), and the answer says where they went. A post is never
+repeated once Slack may have acted on it (`bot.slack_api`): when Slack does not confirm the
+answer, the user is told so instead, and an upload that fails is explained in a short note
+(what an admin must change, or "try again" when the problem passes).
 """
 
 from __future__ import annotations
@@ -12,28 +14,35 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from http.client import HTTPException
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
-from slack_sdk.http_retry.handler import RetryHandler
-from slack_sdk.webhook import WebhookClient
+from slack_sdk.errors import SlackClientError
 
-from bot.answers import Answer, Attachment
+from bot.answers import Answer, Attachment, Section
 from bot.blocks import answer_message, clip, escape
 from bot.settings import Settings
+from bot.slack_api import (
+    Posted,
+    ResponseUrl,
+    SlackProblem,
+    Upload,
+    direct_channel,
+    explain,
+    upload_files,
+)
+from bot.slack_api import build_web_client as _web_client
 
 log = logging.getLogger(__name__)
 
-INVITE = "invite me with `/invite @segbot`"
-NOT_A_MEMBER = frozenset({"not_in_channel", "channel_not_found"})
 PRIVATE_CHARTS = "chart: in your direct messages with segbot"
-TIMEOUT = 30  # seconds per HTTP call to Slack
+FILES_TO_DM = ("The CSV is coming to your direct messages with segbot: it lists customers, "
+               "and this channel is not approved for customer files (SEGBOT_ALLOWED_CHANNELS).")
+FILES_TO_CHANNEL = ("The CSV is posted in this channel, which is approved for customer files "
+                    "(SEGBOT_ALLOWED_CHANNELS).")
+UNCONFIRMED = ("Slack did not confirm that my answer arrived. If you don't see it above, ask "
+               "again in a minute.")
 
 Renderer = Callable[[Attachment], bytes]
 
@@ -63,17 +72,9 @@ def bounded(renderer: Renderer, slots: int) -> Renderer:
     return render_in_slot
 
 
-def retry_handlers() -> list[RetryHandler]:
-    """Retry dropped connections once, and 429s (after Retry-After) and 5xx twice."""
-    return [ConnectionErrorRetryHandler(max_retry_count=1),
-            RateLimitErrorRetryHandler(max_retry_count=2),
-            ServerErrorRetryHandler(max_retry_count=2)]
-
-
 def build_web_client(settings: Settings) -> WebClient:
     """The Web API client: every call and file upload goes to `settings.slack_api_url`."""
-    return WebClient(token=settings.bot_token, base_url=settings.slack_api_url,
-                     timeout=TIMEOUT, retry_handlers=retry_handlers())
+    return _web_client(settings.bot_token, settings.slack_api_url)
 
 
 @dataclass(frozen=True)
@@ -84,27 +85,21 @@ class Target:
     channel_id: str
     response_url: str
     from_button: bool = False  # answers to a button click must not replace the message
+    channel_name: str = ""  # Slack's "directmessage" and "mpdm-…" mark conversations
+
+    @property
+    def in_conversation(self) -> bool:
+        """A direct message or group DM: people talk there, nobody invites a bot."""
+        return (self.channel_id.startswith("D") or self.channel_name == "directmessage"
+                or self.channel_name.startswith("mpdm-"))
 
 
-class ResponseUrl:
-    """Posts messages to one response_url, with the same retries as the Web API."""
+@dataclass(frozen=True)
+class Shared:
+    """A chart or file that reached Slack, and the channel it was shared in."""
 
-    def __init__(self, url: str):
-        self.url = url
-        self._client = WebhookClient(url, timeout=TIMEOUT, retry_handlers=retry_handlers())
-
-    def post(self, message: dict[str, Any]) -> bool:
-        """Post `message`; False (and a log line) when Slack did not take it."""
-        try:
-            response = self._client.send_dict(message)
-        except (SlackClientError, OSError) as error:
-            log.warning("response_url post failed: %s", error)
-            return False
-        if response.status_code != 200:
-            log.warning("response_url answered %s: %s", response.status_code,
-                        clip(response.body or "", 200))
-            return False
-        return True
+    filename: str
+    channel: str
 
 
 def notice(text: str, *, from_button: bool = False) -> dict[str, Any]:
@@ -116,55 +111,71 @@ def notice(text: str, *, from_button: bool = False) -> dict[str, Any]:
 
 
 def deliver(answer: Answer, target: Target, client: WebClient, *,
-            renderer: Renderer = render) -> None:
-    """Send `answer` to `target`: the message first, then each chart and file."""
-    reply = ResponseUrl(target.response_url)
-    if answer.charts and not answer.in_channel:
-        answer = replace(answer, context=" · ".join(
-            part for part in (answer.context, PRIVATE_CHARTS) if part))
+            renderer: Renderer = render, files_to_channel: bool = False) -> list[Shared]:
+    """Send `answer` to `target`: the message first, then each chart and file.
+
+    Files go to the channel only with `files_to_channel`, else to the asker's DM. Returns what
+    was shared where, for the audit log.
+    """
+    reply = ResponseUrl(target.response_url, timeout=client.timeout)
+    answer = say_where_attachments_go(answer, files_to_channel)
     message = answer_message(answer)
     if target.from_button:
         message["replace_original"] = False
-    reply.post(message)
-    problems = upload_attachments(answer, target, client, renderer)
+    if reply.post(message) is Posted.UNKNOWN:
+        reply.post(notice(UNCONFIRMED, from_button=target.from_button))
+    shared, problems = upload_attachments(answer, target, client, renderer, files_to_channel)
     if problems:
         reply.post(notice("\n".join(problems), from_button=target.from_button))
+    return shared
 
 
-def upload_attachments(answer: Answer, target: Target, client: WebClient,
-                       renderer: Renderer) -> list[str]:
-    """Upload the answer's charts and files; the problems met, as lines for the user.
+def say_where_attachments_go(answer: Answer, files_to_channel: bool) -> Answer:
+    """The answer with a line saying where its private charts and its files will be."""
+    if answer.charts and not answer.in_channel:
+        answer = replace(answer, context=" · ".join(
+            part for part in (answer.context, PRIVATE_CHARTS) if part))
+    if answer.files:
+        where = FILES_TO_CHANNEL if files_to_channel else FILES_TO_DM
+        answer = replace(answer, sections=answer.sections + (Section(where),))
+    return answer
 
-    Files (CSV exports) go to the channel where the command was used. Charts of a private
-    answer (a customer) go to the asker's direct messages with the bot: uploading them to the
-    channel would show everyone what only the asker may see.
+
+def upload_attachments(answer: Answer, target: Target, client: WebClient, renderer: Renderer,
+                       files_to_channel: bool = False) -> tuple[list[Shared], list[str]]:
+    """Upload the answer's charts and files; what was shared, and the problems as lines.
+
+    Charts of a private answer (a customer) and files not cleared for the channel go to the
+    asker's direct messages with the bot: uploading them to the channel would show everyone
+    what only the asker may see.
     """
     uploads = ([(chart, not answer.in_channel) for chart in answer.charts]
-               + [(file, False) for file in answer.files])
+               + [(file, not files_to_channel) for file in answer.files])
+    shared: list[Shared] = []
     problems: list[str] = []
+    refused: set[bool] = set()  # destinations (private or not) that refused for good
     for attachment, private in uploads:
+        if private in refused:
+            continue  # every other upload there would fail the same way
         try:
             channel = direct_channel(client, target.user_id) if private else target.channel_id
             data = renderer(attachment)
-            client.files_upload_v2(channel=channel, filename=attachment.filename,
-                                   title=attachment.title, alt_txt=clip(attachment.title, 1000),
-                                   content=data)
-        except SlackApiError as error:
-            code = error.response.get("error", "unknown_error")
-            if code in NOT_A_MEMBER and not private:
-                problems.append(f"I'm not a member of this channel, so I couldn't post "
-                                f"{attachment.filename} here: {INVITE}, then ask again.")
-                break  # every other upload to this channel would fail the same way
-            problems.append(f"Slack refused {attachment.filename} ({code}); the answer above "
-                            "is complete, try again in a minute for the file.")
-            log.warning("upload of %s refused: %s", attachment.filename, code)
-        except (SlackClientError, OSError) as error:
-            problems.append(f"I couldn't reach Slack to upload {attachment.filename}; "
-                            "try again in a minute.")
-            log.warning("upload of %s failed: %s", attachment.filename, error)
-    return problems
+            upload_files(client, channel, [Upload(data, attachment.filename, attachment.title,
+                                                  attachment.title)])
+        except (SlackClientError, OSError, HTTPException) as error:
+            problem = explain(error, in_conversation=target.in_conversation or private)
+            problems.append(upload_problem(attachment.filename, problem))
+            log.warning("upload of %s failed: %s", attachment.filename, problem.code)
+            if problem.lasting:
+                refused.add(private)
+            continue
+        shared.append(Shared(attachment.filename, channel))
+    return shared, problems
 
 
-def direct_channel(client: WebClient, user_id: str) -> str:
-    """The ID of the direct-message channel between the bot and `user_id`."""
-    return client.conversations_open(users=user_id)["channel"]["id"]
+def upload_problem(filename: str, problem: SlackProblem) -> str:
+    """One line for the user: which file, why, and whether trying again can help."""
+    if problem.lasting:
+        return f"I couldn't share {filename}: {problem.text}."
+    return (f"I couldn't share {filename}: {problem.text}. The answer above is complete; try "
+            "again in a minute for the file.")

@@ -13,18 +13,20 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http.client import HTTPException
 from pathlib import Path
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackClientError
 
 from bot import comparison as compare
 from bot import terminal
 from bot.answers import Answer, Attachment, Chart, Section, error_answer, run_context
 from bot.blocks import answer_message
 from bot.csv_files import csv_bytes
-from bot.delivery import INVITE, NOT_A_MEMBER, Renderer, build_web_client, render, render_all
+from bot.delivery import Renderer, build_web_client, render, render_all
 from bot.settings import Settings, load_settings
+from bot.slack_api import Unconfirmed, Upload, describe, explain, post_once, upload_files
 from storage.errors import StoreError
 from storage.records import RunRecord
 from storage.store import Store
@@ -34,6 +36,9 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 MAX_MOVES = 5
 MAX_QUALITY_NOTES = 8
+MOVERS_WITHHELD = ("The list of customers who moved is not attached here, since it names "
+                   "customers: add this channel's ID to SEGBOT_ALLOWED_CHANNELS to have it "
+                   "attached, or export a segment with `/cluster N export`.")
 
 
 class DigestError(Exception):
@@ -49,7 +54,11 @@ def utc_now() -> datetime:
 
 def digest_answer(store: Store, run_id: int | None = None, *,
                   include_movers: bool = True) -> Answer:
-    """The digest of run `run_id` (default: current) with its charts and the movers CSV."""
+    """The digest of run `run_id` (default: current) with its charts and the movers CSV.
+
+    Without `include_movers` (a channel not approved for customer files) the CSV is left out
+    and one line says how to have it attached.
+    """
     cmp = compare.load_comparison(store, run_id)
     run = cmp.run
     sections = [Section(_opening(cmp)), Section("*Segment sizes*\n" + _bullets(
@@ -62,9 +71,12 @@ def digest_answer(store: Store, run_id: int | None = None, *,
             sections.append(Section(f"*{heading}*\n" + _bullets(lines)))
     sections.append(Section("*Data quality*\n" + _bullets(quality_notes(run))))
     sections.append(Section(_model_text(run)))
+    movers = _movers_file(store, cmp)
+    if movers and not include_movers:
+        sections.append(Section(MOVERS_WITHHELD))
     return Answer(f"Segments digest · {run.finished_at:%a %d %b %Y}", tuple(sections),
                   run_context(run), charts=digest_charts(cmp),
-                  files=_movers_file(store, cmp) if include_movers else (), in_channel=True)
+                  files=movers if include_movers else (), in_channel=True)
 
 
 def _opening(cmp: compare.Comparison) -> str:
@@ -150,8 +162,10 @@ def post_digest(store: Store, client: WebClient, channel: str, *, run_id: int | 
                 renderer: Renderer = render) -> PostOutcome:
     """Post run `run_id`'s digest (default: current) to `channel`, unless already posted.
 
-    Raises `DigestError` when Slack refuses or cannot be reached; the delivery is then
-    pending and is retried by `retry_pending_digests`.
+    The message and its files are two parts; a retry sends only the part still missing. Raises
+    `DigestError` when Slack refuses or cannot be reached: the delivery is then pending and is
+    retried at the next start or scheduled refresh. A post Slack may have carried out without
+    confirming it is left unconfirmed and never repeated, so that it cannot appear twice.
     """
     run = store.get_run(run_id) if run_id is not None else store.current_run()
     if run is None:
@@ -162,13 +176,18 @@ def post_digest(store: Store, client: WebClient, channel: str, *, run_id: int | 
     try:
         answer = digest_answer(store, run.id, include_movers=include_movers)
         if delivery.message_ts is None:  # a retry after the files failed sends only them
-            response = client.chat_postMessage(channel=channel, **_message(answer))
+            response = post_once("the digest message", lambda: client.chat_postMessage(
+                channel=channel, **_message(answer)))
             store.record_digest_message(run.id, channel, response["ts"])
         _upload(client, channel, answer, renderer)
+    except Unconfirmed as error:
+        store.mark_unconfirmed(run.id, channel, describe(error.cause))
+        raise DigestError(_explain(error, channel)) from error
+    except (SlackClientError, OSError, HTTPException) as error:
+        store.mark_failed(run.id, channel, describe(error))
+        raise DigestError(_explain(error, channel)) from error
     except Exception as error:  # recorded as pending, then reported: never lost silently
-        store.mark_failed(run.id, channel, _describe(error))
-        if isinstance(error, SlackClientError | OSError):
-            raise DigestError(_explain(error, channel)) from error
+        store.mark_failed(run.id, channel, describe(error))
         raise
     store.mark_delivered(run.id, channel, at=now())
     return PostOutcome(run.id, channel, True, f"digest of run {run.id} posted to {channel}")
@@ -182,12 +201,9 @@ def _message(answer: Answer) -> dict:
 def _upload(client: WebClient, channel: str, answer: Answer, renderer: Renderer) -> None:
     """The charts and the CSV as one message under the digest."""
     attachments = answer.charts + answer.files
-    if not attachments:
-        return
     contents = render_all(renderer, attachments)
-    client.files_upload_v2(channel=channel, file_uploads=[
-        {"content": content, "filename": a.filename, "title": a.title,
-         "alt_txt": a.title[:1000]} for a, content in zip(attachments, contents, strict=True)])
+    upload_files(client, channel, [Upload(content, a.filename, a.title, a.title)
+                                   for a, content in zip(attachments, contents, strict=True)])
 
 
 def _already(store: Store, run_id: int, channel: str) -> str:
@@ -195,25 +211,23 @@ def _already(store: Store, run_id: int, channel: str) -> str:
     if delivery is not None and delivery.posted_at is not None:
         return (f"the digest of run {run_id} was already posted to {channel} at "
                 f"{delivery.posted_at:%Y-%m-%d %H:%M} UTC; nothing posted")
+    why = f" ({delivery.error})" if delivery.error else ""
     return (f"the digest of run {run_id} to {channel} was claimed at "
-            f"{delivery.claimed_at:%Y-%m-%d %H:%M} UTC and never confirmed (a post in progress, "
-            "or one cut off mid-way); nothing posted, so that it cannot appear twice — check "
-            "the channel")
-
-
-def _describe(error: BaseException) -> str:
-    if isinstance(error, SlackApiError):
-        return f"slack: {error.response.get('error', 'unknown_error')}"
-    return f"{type(error).__name__}: {error}"[:500]
+            f"{delivery.claimed_at:%Y-%m-%d %H:%M} UTC and never confirmed{why}: a post in "
+            "progress, or one Slack may have taken without saying so; nothing posted, so that "
+            "it cannot appear twice — check the channel")
 
 
 def _explain(error: BaseException, channel: str) -> str:
-    if isinstance(error, SlackApiError):
-        code = error.response.get("error", "unknown_error")
-        if code in NOT_A_MEMBER:
-            return f"Slack refused the digest ({code}): {INVITE} in {channel}"
-        return f"Slack refused the digest ({code}); it will be retried on the next start"
-    return f"could not reach Slack ({error}); the digest will be retried on the next start"
+    """Why the digest did not reach `channel`, and what happens or must happen next."""
+    if isinstance(error, Unconfirmed):
+        return (f"{error} in {channel}; it is not posted again by itself, so that it cannot "
+                "appear twice — check the channel")
+    problem = explain(error, where=channel)
+    if problem.lasting:
+        return f"the digest could not be posted to {channel}: {problem.text}"
+    return (f"the digest could not be posted to {channel}: {problem.text}; it is retried at "
+            "the bot's next start or scheduled refresh")
 
 
 def retry_pending_digests(store: Store, client: WebClient, *, now: Clock = utc_now,
@@ -273,8 +287,8 @@ def digest_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 
 def movers_allowed(settings: Settings, channel: str) -> bool:
-    """The movers CSV names customers: only to channels allowed to see them, if limited."""
-    return not settings.allowed_channels or channel in settings.allowed_channels
+    """The movers CSV names customers: only to channels explicitly approved for such files."""
+    return settings.customer_files_allowed_in(channel)
 
 
 def _client(settings: Settings) -> WebClient:

@@ -6,6 +6,7 @@ listeners call this after `ack()`, so nothing here counts against Slack's 3 seco
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,9 +14,19 @@ from datetime import UTC, datetime
 from slack_sdk import WebClient
 
 from bot import answers
-from bot.delivery import Renderer, Target, deliver, render
+from bot.delivery import Renderer, Shared, Target, deliver, render
 from bot.settings import Settings
+from storage.errors import StoreUnavailable
 from storage.store import Store
+
+log = logging.getLogger(__name__)
+
+STORE_UNAVAILABLE = ("segbot cannot read its results store right now, so it cannot answer. "
+                     "Whoever runs segbot will find why in its log (`segbot segments` on the "
+                     "bot's machine says it in one line).")
+UNAUDITABLE = ("Customer-level data is given only once the request is in the audit log, and "
+               "segbot cannot write to its store right now. Whoever runs segbot will find why "
+               "in its log.")
 
 Clock = Callable[[], datetime]
 
@@ -48,11 +59,16 @@ def answer_command(deps: Deps, client: WebClient, target: Target, command: str,
 def answer_request(deps: Deps, client: WebClient, target: Target,
                    request: answers.Request) -> None:
     """Answer a parsed request; customer-level ones are access-checked and audited first."""
+    audit_id = None
     if request.audited:
         refusal = access_refusal(deps.settings, target)
-        deps.store.record_audit(at=deps.now(), actor=target.user_id,
-                                channel=target.channel_id, action=request.kind,
-                                subject=request.argument, allowed=refusal is None)
+        try:
+            audit_id = deps.store.record_audit(at=deps.now(), actor=target.user_id,
+                                               channel=target.channel_id, action=request.kind,
+                                               subject=request.argument,
+                                               allowed=refusal is None)
+        except StoreUnavailable:  # no audit entry, no customer data
+            refusal = UNAUDITABLE
         if refusal is not None:
             deliver(answers.error_answer(refusal), target, client)
             return
@@ -60,7 +76,20 @@ def answer_request(deps: Deps, client: WebClient, target: Target,
         answer = answers.answer(deps.store, request)
     except answers.UsageError as error:
         answer = answers.error_answer(str(error))
-    deliver(answer, target, client, renderer=deps.renderer)
+    except StoreUnavailable as error:  # its path and fix are for the operator, not the channel
+        log.error("cannot answer %s: %s", request.kind, error)
+        answer = answers.error_answer(STORE_UNAVAILABLE)
+    shared = deliver(answer, target, client, renderer=deps.renderer,
+                     files_to_channel=deps.settings.customer_files_allowed_in(target.channel_id))
+    if audit_id is not None and answer.files:
+        deps.store.record_audit_destination(audit_id, export_destination(answer, shared))
+
+
+def export_destination(answer: answers.Answer, shared: list[Shared]) -> str:
+    """Where an answer's files went, for the audit log: channel IDs, or why nowhere."""
+    names = {file.filename for file in answer.files}
+    channels = sorted({item.channel for item in shared if item.filename in names})
+    return ", ".join(channels) if channels else "not delivered"
 
 
 def access_refusal(settings: Settings, target: Target) -> str | None:

@@ -100,7 +100,11 @@ class ScheduledRefresh:
     renderer: Renderer = render  # draws the digest's charts
 
     def __call__(self) -> RunRecord | None:
-        """Run once; return the published run, or None when it failed or was refused."""
+        """Run once; return the published run, or None when it failed or was refused.
+
+        Digests whose post failed earlier go first, so a failure waits one slot at most.
+        """
+        self.retry_failed_digests()
         try:
             run = refresh(self.store, self._data(), config=self.config, now=self.now)
         except RefreshInProgress as error:
@@ -115,6 +119,13 @@ class ScheduledRefresh:
         self._prune()
         return run
 
+    def retry_failed_digests(self) -> None:
+        """Post again every digest whose last post failed (never an unconfirmed one)."""
+        for outcome in retry_pending_digests(
+                self.store, self.client, now=self.now, renderer=self.renderer,
+                movers_to=lambda channel: movers_allowed(self.settings, channel)):
+            log.info("retried: %s", outcome.detail)
+
     def _data(self) -> Path:
         if self.settings.data_path is None:
             raise DataError("SEGBOT_DATA is not set: there is no customer table to refresh from")
@@ -125,9 +136,12 @@ class ScheduledRefresh:
         if channel is None:
             return
         try:
+            serving = self.store.current_run()
+        except StoreError:  # the store itself is what failed: say so, without a run
+            serving = None
+        try:
             post_refresh_failure(self.client, channel, cause, data=self.settings.data_path,
-                                 serving=self.store.current_run(),
-                                 next_try=self._next_slot())
+                                 serving=serving, next_try=self._next_slot())
         except (SlackClientError, OSError) as error:
             log.error("could not post the refresh failure notice to %s: %s", channel, error)
 
@@ -145,7 +159,7 @@ class ScheduledRefresh:
                                   include_movers=movers_allowed(self.settings, channel),
                                   renderer=self.renderer)
         except DigestError as error:
-            log.error("digest of run %s not posted (retried on next start): %s", run.id, error)
+            log.error("digest of run %s not posted: %s", run.id, error)
             return
         log.info(outcome.detail)
 
@@ -181,10 +195,7 @@ class StartupTasks:
 
     def __call__(self) -> None:
         job = self.job
-        for outcome in retry_pending_digests(
-                job.store, job.client, now=job.now, renderer=job.renderer,
-                movers_to=lambda channel: movers_allowed(job.settings, channel)):
-            log.info("retried: %s", outcome.detail)
+        job.retry_failed_digests()
         if job.settings.data_path is None:
             return
         latest = job.store.current_run()

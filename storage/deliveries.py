@@ -67,6 +67,12 @@ def mark_failed(conn: sqlite3.Connection, run_id: int, channel: str, error: str)
                  "WHERE run_id = ? AND channel = ?", [error, run_id, channel])
 
 
+def mark_unconfirmed(conn: sqlite3.Connection, run_id: int, channel: str, error: str) -> None:
+    """Leave the claim "posting" with why: Slack may have posted, so it is never retried."""
+    conn.execute("UPDATE digest_deliveries SET error = ? WHERE run_id = ? AND channel = ?",
+                 [error, run_id, channel])
+
+
 def get(conn: sqlite3.Connection, run_id: int, channel: str) -> Delivery | None:
     row = conn.execute(f"SELECT {_COLUMNS} FROM digest_deliveries WHERE run_id = ? AND "
                        "channel = ?", [run_id, channel]).fetchone()

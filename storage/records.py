@@ -87,3 +87,4 @@ class AuditEntry:
     action: str
     subject: str
     allowed: bool
+    destination: str | None = None  # where an export's file went, once delivered

@@ -113,6 +113,12 @@ def create_digest_deliveries(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0005_audit_destination")
+def add_audit_destination(db: Database) -> None:
+    """Where an export's file went (a channel or DM ID, a file path), or why it went nowhere."""
+    db.table("audit").add_column("destination", str)
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration, holding the write lock so concurrent openers queue."""
     if not MIGRATIONS.pending(db):

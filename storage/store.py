@@ -43,7 +43,8 @@ _INSERT_ASSIGNMENTS = "INSERT INTO assignments (run_id, customer_id, segment_id,
 _ASSIGNMENTS_PER_INSERT = 150
 
 _INSERT_AUDIT = """
-    INSERT INTO audit (at, actor, channel, action, subject, allowed) VALUES (?, ?, ?, ?, ?, ?)
+    INSERT INTO audit (at, actor, channel, action, subject, allowed, destination)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
 """
 
 # One primary-key search per stored run: runs are few, customers are millions. CROSS JOIN
@@ -206,24 +207,30 @@ class Store:
         return frame.astype({"pc1": float, "pc2": float, "segment_id": "int64"})
 
     def record_audit(self, *, at: datetime, actor: str, channel: str | None, action: str,
-                     subject: str, allowed: bool) -> int:
+                     subject: str, allowed: bool, destination: str | None = None) -> int:
         """Append one audit entry (who asked for what customer-level data); return its id."""
         if at.tzinfo is None:
             raise ValueError("audit times must be timezone-aware")
-        row = (at.isoformat(), actor, channel, action, subject, int(allowed))
+        row = (at.isoformat(), actor, channel, action, subject, int(allowed), destination)
         with self._writing() as db:
             cursor = db.conn.execute(_INSERT_AUDIT, row)
         return int(cursor.lastrowid)
+
+    def record_audit_destination(self, audit_id: int, destination: str) -> None:
+        """Say where the data of audit entry `audit_id` went, once it was delivered (or not)."""
+        with self._writing() as db:
+            db.conn.execute("UPDATE audit SET destination = ? WHERE id = ?",
+                            [destination, audit_id])
 
     def audit_entries(self, limit: int = 100, *, actor: str | None = None) -> list[AuditEntry]:
         """Return up to ``limit`` audit entries, newest first, optionally for one actor."""
         where, params = ("WHERE actor = ?", [actor]) if actor is not None else ("", [])
         with self._reading() as db:
             rows = db.execute(
-                "SELECT id, at, actor, channel, action, subject, allowed FROM audit "
+                "SELECT id, at, actor, channel, action, subject, allowed, destination FROM audit "
                 f"{where} ORDER BY id DESC LIMIT ?", [*params, limit]).fetchall()
         return [AuditEntry(row[0], datetime.fromisoformat(row[1]), row[2], row[3], row[4],
-                           row[5], bool(row[6])) for row in rows]
+                           row[5], bool(row[6]), row[7]) for row in rows]
 
     def next_segment_id(self) -> int:
         """The id for a brand-new segment: one more than any id ever used, so none is reused."""
@@ -294,6 +301,11 @@ class Store:
         """The post failed with ``error``; the delivery is pending again."""
         with self._writing() as db:
             deliveries.mark_failed(db.conn, run_id, channel, error)
+
+    def mark_unconfirmed(self, run_id: int, channel: str, error: str) -> None:
+        """Slack may have taken the post without confirming it: never retried automatically."""
+        with self._writing() as db:
+            deliveries.mark_unconfirmed(db.conn, run_id, channel, error)
 
     def get_delivery(self, run_id: int, channel: str) -> Delivery | None:
         """Where run ``run_id``'s digest stands in ``channel``, or None if never claimed."""

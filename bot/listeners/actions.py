@@ -32,6 +32,8 @@ def register(app: App, deps: Deps) -> None:
 
 def button_target(body: dict[str, Any]) -> Target:
     """Who clicked, where: a click answers like the command it saves typing."""
-    channel = (body.get("channel") or {}).get("id") or body["container"]["channel_id"]
-    return Target(user_id=body["user"]["id"], channel_id=channel,
-                  response_url=body["response_url"], from_button=True)
+    channel = body.get("channel") or {}
+    return Target(user_id=body["user"]["id"],
+                  channel_id=channel.get("id") or body["container"]["channel_id"],
+                  response_url=body["response_url"], from_button=True,
+                  channel_name=channel.get("name", ""))

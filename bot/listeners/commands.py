@@ -20,7 +20,8 @@ def register(app: App, deps: Deps) -> None:
     def on_command(ack: Ack, command: dict[str, Any], client: WebClient) -> None:
         ack()  # first: Slack shows "operation_timeout" after 3 s, whatever follows
         target = Target(user_id=command["user_id"], channel_id=command["channel_id"],
-                        response_url=command["response_url"])
+                        response_url=command["response_url"],
+                        channel_name=command.get("channel_name", ""))
         answer_command(deps, client, target, command["command"], command.get("text", ""))
 
     for name in COMMANDS:

@@ -7,8 +7,9 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot.delivery import ResponseUrl, notice
+from bot.delivery import notice
 from bot.handling import Deps
+from bot.slack_api import ResponseUrl
 
 SORRY = ("Sorry, something went wrong while answering; it has been logged. "
          "Try again in a minute, or `/segments help`.")

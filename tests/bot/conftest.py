@@ -24,6 +24,7 @@ from bot.delivery import Renderer, render
 from bot.refresh import refresh
 from bot.server import build_http_server
 from bot.settings import Settings, load_settings
+from bot.slack_api import TIMEOUT, build_web_client
 from segmentation.model import ModelConfig
 from storage.store import Store
 from tests.bot.fake_slack import FakeSlack
@@ -149,14 +150,17 @@ def copy_store(source: Path, target: Path) -> Path:
 
 @contextmanager
 def running_bot(slack: FakeSlack, db: Path, *, renderer: Renderer = render,
-                **env: str) -> Iterator[RunningBot]:
-    """The bot under uvicorn on a free loopback port, talking to `slack`, until the exit."""
+                timeout: int = TIMEOUT, **env: str) -> Iterator[RunningBot]:
+    """The bot under uvicorn on a free loopback port, talking to `slack`, until the exit.
+
+    `timeout`: seconds the bot waits for each answer from Slack."""
     settings = load_settings({"SLACK_BOT_TOKEN": "xoxb-test-token",
                               "SLACK_SIGNING_SECRET": SECRET,
                               "SEGBOT_SLACK_API_URL": slack.api_url,
                               "SEGBOT_DB": str(db), **env}, require_slack=True, http=True)
     store = Store(settings.db_path)
-    app = create_app(settings, store, renderer=renderer)
+    client = build_web_client(settings.bot_token, settings.slack_api_url, timeout=timeout)
+    app = create_app(settings, store, client=client, renderer=renderer)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = build_http_server(app, store, host="127.0.0.1", port=sock.getsockname()[1])

@@ -185,7 +185,8 @@ def test_a_failed_post_is_retried_once_and_only_once(store: Store, fake: FakeSla
     client = client_for(fake)
     fake.fail("chat.postMessage", "not_in_channel")
 
-    with pytest.raises(DigestError, match="invite me with `/invite @segbot` in C0DIGEST"):
+    with pytest.raises(DigestError,
+                       match="not a member of C0DIGEST.*invite me with `/invite @segbot` there"):
         post_digest(store, client, CHANNEL)
     [pending] = store.pending_deliveries()
     assert pending.error == "slack: not_in_channel"
@@ -213,16 +214,22 @@ def test_when_only_the_files_failed_the_retry_sends_only_the_files(
     assert store.get_delivery(2, CHANNEL).status == "posted"
 
 
-def test_the_movers_csv_stays_out_of_channels_not_allowed_customer_data(
-        store: Store, fake: FakeSlack) -> None:
+@pytest.mark.parametrize("allowed", [None, "C0PRIVATE"], ids=["nothing listed", "others"])
+def test_the_movers_csv_goes_only_to_a_channel_listed_for_customer_files(
+        store: Store, fake: FakeSlack, allowed: str | None) -> None:
     environ = {"SLACK_BOT_TOKEN": "xoxb-test", "SEGBOT_SLACK_API_URL": fake.api_url,
-               "SEGBOT_DIGEST_CHANNEL": CHANNEL, "SEGBOT_ALLOWED_CHANNELS": "C0PRIVATE"}
+               "SEGBOT_DIGEST_CHANNEL": CHANNEL}
+    if allowed is not None:
+        environ["SEGBOT_ALLOWED_CHANNELS"] = allowed
 
     assert main(["digest", "--post", "--db", str(store.path)], environ=environ) == 0
 
     [complete] = fake.named("api", "files.completeUploadExternal")
     assert [f["title"] for f in json.loads(complete.params["files"])] == [
         "Where customers moved between run 1 and run 2", "Customers per segment, run 2"]
+    [message] = fake.named("api", "chat.postMessage")
+    assert "SEGBOT_ALLOWED_CHANNELS" in json.dumps(message.params["blocks"])  # how to enable
+    assert "segment sizes" in json.dumps(message.params["blocks"]).lower()  # counts stay
 
 
 # -- acceptance: the reference data, through the command line --------------------------------
@@ -252,7 +259,7 @@ def test_segbot_digest_post_posts_once(reference_db: Path, tmp_path: Path, fake:
     db = tmp_path / "segbot.db"
     db.write_bytes(reference_db.read_bytes())
     environ = {"SLACK_BOT_TOKEN": "xoxb-test", "SEGBOT_SLACK_API_URL": fake.api_url,
-               "SEGBOT_DIGEST_CHANNEL": CHANNEL}
+               "SEGBOT_DIGEST_CHANNEL": CHANNEL, "SEGBOT_ALLOWED_CHANNELS": CHANNEL}
 
     assert main(["digest", "--post", "--db", str(db)], environ=environ) == 0
     assert capsys.readouterr().out == "digest of run 2 posted to C0DIGEST\n"

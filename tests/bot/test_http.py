@@ -86,22 +86,48 @@ def test_cluster_answers_the_segment_with_its_profile_chart(serve_bot: BotFactor
     assert requested_names(bot.slack) == ["segment-1-run1.png"]
 
 
-def test_cluster_export_uploads_every_customer_of_the_segment(serve_bot: BotFactory) -> None:
+def test_an_export_goes_to_the_askers_direct_messages_by_default(
+        serve_bot: BotFactory) -> None:
     bot = serve_bot()
     segment = bot.store.get_segment(2)
-    reply = bot.command("/cluster", "2 export")
+    reply = bot.command("/cluster", "2 export", channel=GENERAL)
     assert reply.status == 200 and reply.seconds < 3
     [message] = bot.answers(reply)
     assert message["response_type"] == "ephemeral"
+    assert "coming to your direct messages" in json.dumps(message["blocks"])
     bot.slack.wait_for(lambda: len(uploads(bot.slack)) == 1)
     [upload] = uploads(bot.slack)
-    assert upload["channel"] == MARKETING
+    [opened] = bot.slack.named("api", "conversations.open")
+    assert opened.params["users"] == ALICE
+    assert upload["channel"].startswith("D") and upload["channel"] != GENERAL
     rows = list(csv.reader(io.StringIO(upload["bytes"].decode("utf-8"))))
     assert rows[0][0] == "customer_id"
     assert len(rows) - 1 == segment.size
+    bot.slack.settle(quiet=0.2)
     [entry] = bot.store.audit_entries()
-    assert (entry.actor, entry.channel, entry.action, entry.subject, entry.allowed) == (
-        ALICE, MARKETING, "export", "2", True)
+    assert (entry.actor, entry.channel, entry.action, entry.subject, entry.allowed,
+            entry.destination) == (ALICE, GENERAL, "export", "2", True, upload["channel"])
+
+
+@pytest.mark.parametrize("listed", [MARKETING, f"{GENERAL},{MARKETING}"])
+def test_an_export_goes_to_the_channel_only_when_it_is_listed(
+        serve_bot: BotFactory, listed: str) -> None:
+    bot = serve_bot(SEGBOT_ALLOWED_CHANNELS=listed)
+    reply = bot.command("/cluster", "2 export", channel=MARKETING)
+    [message] = bot.answers(reply)
+    assert "posted in this channel" in json.dumps(message["blocks"])
+    bot.slack.wait_for(lambda: len(uploads(bot.slack)) == 1)
+    assert uploads(bot.slack)[0]["channel"] == MARKETING
+    assert not bot.slack.named("api", "conversations.open")
+    bot.slack.settle(quiet=0.2)
+    assert bot.store.audit_entries()[0].destination == MARKETING
+
+
+def test_the_export_button_follows_the_same_rule(serve_bot: BotFactory) -> None:
+    bot = serve_bot()
+    bot.answers(bot.click("segment_export", "2", channel=GENERAL))
+    bot.slack.wait_for(lambda: len(uploads(bot.slack)) == 1)
+    assert uploads(bot.slack)[0]["channel"].startswith("D")
 
 
 def test_customer_is_private_and_its_chart_goes_to_a_direct_message(
@@ -354,3 +380,14 @@ def test_store_is_read_not_refitted(serve_bot: BotFactory, db_path: Path) -> Non
 def test_segments_changes_is_answered(shared_bot: RunningBot) -> None:
     [message] = shared_bot.answers(shared_bot.command("/segments", "changes"))
     assert "Sorry" not in text_of(message) and "Usage" not in text_of(message)
+
+
+def test_a_store_damaged_while_serving_is_one_clear_answer_in_slack(
+        serve_bot: BotFactory, db_path: Path, tmp_path: Path) -> None:
+    bot = serve_bot()
+    with db_path.open("r+b") as file:  # the header page overwritten under the running bot
+        file.write(b"this is not a SQLite file" * 160)
+    for command, text in (("/segments", ""), ("/customer", "5524")):
+        [message] = bot.answers(bot.command(command, text))
+        assert "cannot" in text_of(message) and "something went wrong" not in text_of(message)
+        assert str(tmp_path) not in json.dumps(message)  # the path is for the operator's log

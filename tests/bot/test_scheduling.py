@@ -95,9 +95,10 @@ def data(tmp_path: Path) -> Path:
 
 
 def settings_for(fake: FakeSlack, data: Path, **env: str) -> Settings:
+    """The digest channel is approved for customer files (the movers CSV) unless `env` says."""
     return load_settings({"SLACK_BOT_TOKEN": "xoxb-test", "SEGBOT_SLACK_API_URL": fake.api_url,
-                          "SEGBOT_DATA": str(data), "SEGBOT_DIGEST_CHANNEL": CHANNEL, **env},
-                         require_slack=False)
+                          "SEGBOT_DATA": str(data), "SEGBOT_DIGEST_CHANNEL": CHANNEL,
+                          "SEGBOT_ALLOWED_CHANNELS": CHANNEL, **env}, require_slack=False)
 
 
 def start(settings: Settings, store: Store, scheduler: BackgroundScheduler,

@@ -15,7 +15,7 @@ TABLES = {"runs", "segments", "assignments", "exclusions", "meta", "audit",
           "segment_matches", "retired_segments", "movement", "digest_deliveries",
           "_sqlite_migrations"}
 SHIPPED = ["0001_create_run_tables", "0002_create_audit", "0003_create_run_changes",
-           "0004_create_digest_deliveries"]
+           "0004_create_digest_deliveries", "0005_audit_destination"]
 
 
 def applied_names(path: Path) -> list[str]:
