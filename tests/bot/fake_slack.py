@@ -2,21 +2,26 @@
 
 A real `ThreadingHTTPServer`, so slack-sdk talks to it over HTTP exactly as it talks to Slack.
 It records every call and can be told to answer the next calls of a method with a 429 and
-Retry-After, a 500, or an API error such as `not_in_channel`.
+Retry-After, a 500 or 503, an API error such as `not_in_channel`, a dropped connection
+("reset": nothing done), or a read timeout ("timeout": the call is carried out, then the answer
+comes too late) — or, with `misbehave`, a seeded random share of all calls.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
 BOT_USER = "U0SEGBOT"
+CARRIED_OUT = (None, "timeout")  # failure modes after which Slack did act on the call
+HTTP_MODES = ("429", "500", "503", "timeout", "reset")  # the rest are Web API error codes
 
 
 @dataclass
@@ -39,9 +44,11 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.socket_url: str | None = None  # returned by apps.connections.open
         self._failures: dict[str, list[str]] = {}
+        self._chaos: tuple[float, tuple[str, ...], random.Random] | None = None
+        self.stall = 2.0  # seconds a "timeout" answer waits: longer than the client's timeout
         self._changed = threading.Condition()
         self._file_ids = iter(range(1, 1_000_000))
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -77,10 +84,20 @@ class FakeSlack:
         with self._changed:
             self._failures.setdefault(name, []).extend(modes)
 
+    def misbehave(self, share: float, modes: Sequence[str], *, seed: int) -> None:
+        """From now on, answer a `share` of all calls with one of `modes`, drawn at random."""
+        with self._changed:
+            self._chaos = (share, tuple(modes), random.Random(seed))
+
+    def behave(self) -> None:
+        with self._changed:
+            self._chaos = None
+
     def reset(self) -> None:
         with self._changed:
             self.calls.clear()
             self._failures.clear()
+            self._chaos = None
 
     # -- inspection --------------------------------------------------------------------------
 
@@ -91,6 +108,10 @@ class FakeSlack:
     def responses(self, name: str) -> list[dict[str, Any]]:
         """The messages posted to response_url `name`, in order."""
         return [c.params for c in self.named("response", name)]
+
+    def delivered(self, kind: str, name: str | None = None) -> list[Call]:
+        """The calls Slack carried out (answered in time or not), as people would see them."""
+        return [c for c in self.named(kind, name) if c.failed_with in CARRIED_OUT]
 
     def wait_for(self, condition: Callable[[], bool], timeout: float = 20) -> None:
         deadline = time.monotonic() + timeout
@@ -120,6 +141,11 @@ class FakeSlack:
             self.calls.append(call)
             pending = self._failures.get(call.name) or self._failures.get(call.kind)
             mode = pending.pop(0) if pending else None
+            if mode is None and self._chaos is not None:
+                share, modes, draw = self._chaos
+                if call.kind != "api":  # upload hosts and response_urls speak plain HTTP
+                    modes = tuple(m for m in modes if m in HTTP_MODES)
+                mode = draw.choice(modes) if draw.random() < share and modes else None
             call.failed_with = mode
             self._changed.notify_all()
             return mode
@@ -169,9 +195,14 @@ class FakeSlack:
                 if mode == "429":
                     return self._send(429, {"ok": False, "error": "ratelimited"},
                                       {"Retry-After": "1"})
-                if mode == "500":
-                    return self._send(500, {"ok": False, "error": "internal_error"})
-                if mode is not None:
+                if mode in ("500", "503"):
+                    return self._send(int(mode), {"ok": False, "error": "internal_error"})
+                if mode == "reset":  # hang up without an answer
+                    self.close_connection = True
+                    return None
+                if mode == "timeout":  # carried out below, answered after the client gave up
+                    time.sleep(fake.stall)
+                elif mode is not None:
                     return self._send(200, {"ok": False, "error": mode})
                 if kind == "api":
                     return self._send(200, fake._api_answer(name, call.params))
@@ -182,23 +213,32 @@ class FakeSlack:
             def _send(self, status: int, payload: dict[str, Any],
                       headers: dict[str, str] | None = None) -> None:
                 data = json.dumps(payload).encode()
+                try:
+                    self._write(status, data, "application/json; charset=utf-8", headers)
+                except OSError:  # the client hung up first (a "timeout")
+                    self.close_connection = True
+
+            def _send_text(self, status: int, text: str) -> None:
+                try:
+                    self._write(status, text.encode(), "text/plain; charset=utf-8", None)
+                except OSError:
+                    self.close_connection = True
+
+            def _write(self, status: int, data: bytes, content_type: str,
+                       headers: dict[str, str] | None) -> None:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 for key, value in (headers or {}).items():
                     self.send_header(key, value)
                 self.end_headers()
                 self.wfile.write(data)
 
-            def _send_text(self, status: int, text: str) -> None:
-                data = text.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
         return Handler
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # a burst of answers is accepted, as Slack's servers accept it
 
 
 def _parse(body: bytes, content_type: str) -> dict[str, Any]:
