@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot import answers, terminal
@@ -297,8 +299,16 @@ def cmd_cluster(args: argparse.Namespace, environ: dict[str, str]) -> int:
     if args.export:
         export = _answer_or_fail(store, answers.Request("export", request.argument))
         args.export.write_bytes(export.files[0].render())
+        audit_export(store, request.argument, [args.export])
         print(f"customers written: {args.export}")
     return status
+
+
+def audit_export(store: Store, segment: str, paths: Sequence[Path]) -> None:
+    """Record a CLI export in the audit log, as Slack exports are: who, what, and where."""
+    store.record_audit(at=datetime.now(UTC), actor=f"cli:{getpass.getuser()}", channel=None,
+                       action="export", subject=segment, allowed=True,
+                       destination=", ".join(str(path.resolve()) for path in paths))
 
 
 def cmd_customer(args: argparse.Namespace, environ: dict[str, str]) -> int:
@@ -314,8 +324,10 @@ def cmd_ask(args: argparse.Namespace, environ: dict[str, str]) -> int:
     store = _open_store(args.db)
     result = _answer_or_fail(store, answers.parse_request(command, text))
     status = _show(result, args.charts)
-    if args.charts is not None:
-        for path in terminal.write_attachments(result.files, args.charts):
+    if args.charts is not None and result.files:
+        written = terminal.write_attachments(result.files, args.charts)
+        audit_export(store, answers.parse_request(command, text).argument, written)
+        for path in written:
             print(f"file written: {path}")
     return status
 

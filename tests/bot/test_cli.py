@@ -61,6 +61,20 @@ def test_cluster_with_charts_and_export(published_db, tmp_path, capsys) -> None:
     members = pd.read_csv(export)
     assert len(members) == Store(published_db).get_segment(2).size
     assert members.columns[0] == "customer_id"
+    entry = Store(published_db).audit_entries(limit=1)[0]  # exports are audited everywhere
+    assert (entry.action, entry.subject, entry.channel, entry.destination) == (
+        "export", "2", None, str(export.resolve()))
+    assert entry.actor.startswith("cli:")
+
+
+def test_ask_for_an_export_writes_the_file_and_audits_it(published_db, tmp_path,
+                                                         capsys) -> None:
+    code, out, _ = run_cli(["ask", "/cluster 3 export", "--db", str(published_db),
+                            "--charts", str(tmp_path)], capsys)
+    [written] = tmp_path.glob("*.csv")
+    assert code == 0 and f"file written: {written}" in out
+    entry = Store(published_db).audit_entries(limit=1)[0]
+    assert (entry.action, entry.subject, entry.destination) == ("export", "3", str(written))
 
 
 def test_ask_runs_the_slack_answer_code(published_db, tmp_path, capsys) -> None:
