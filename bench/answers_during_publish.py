@@ -32,6 +32,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from run import sample_customer_ids  # bench/run.py, beside this script
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 COMMANDS = ("/segments", "/cluster N", "/customer ID", "/segments changes")
@@ -156,18 +158,6 @@ def ensure_weeks(out: Path, rows: int, seed: int) -> tuple[Path, Path]:
     print(f"  generated {rows:,} customers in {time.perf_counter() - started:.1f} s",
           flush=True)
     return first, second
-
-
-def sample_customer_ids(data: Path, count: int, seed: int) -> list[str]:
-    """``count`` random ids of the table's customers."""
-    import numpy as np
-    import pyarrow.csv as pa_csv
-
-    table = pa_csv.read_csv(data, parse_options=pa_csv.ParseOptions(delimiter="\t"),
-                            convert_options=pa_csv.ConvertOptions(include_columns=["ID"]))
-    ids = table.column("ID").to_numpy()
-    picks = np.random.default_rng(seed).choice(len(ids), size=count, replace=count > len(ids))
-    return [str(ids[i]) for i in picks]
 
 
 def what_users_read(store: Any, segments: list[int], ids: list[str]) -> dict[tuple, int]:

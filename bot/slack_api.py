@@ -223,7 +223,7 @@ def send_bytes(client: WebClient, url: str, upload: Upload, *,
     problem = ""
     for attempt in range(UPLOAD_ATTEMPTS):
         if attempt:
-            sleep(problem_wait(problem, attempt))
+            sleep(wait_before_retry(problem, attempt))
         try:
             status = _post_bytes(url, upload.content, timeout=client.timeout, proxy=client.proxy)
         except HTTPError as error:
@@ -239,7 +239,7 @@ def send_bytes(client: WebClient, url: str, upload: Upload, *,
                        f"after {attempt + 1} attempt(s)")
 
 
-def problem_wait(retry_after: str, attempt: int) -> float:
+def wait_before_retry(retry_after: str, attempt: int) -> float:
     """Seconds to wait before the next attempt: Retry-After when given, else a backoff."""
     return float(retry_after) if retry_after.isdigit() else 0.5 * 2 ** (attempt - 1)
 

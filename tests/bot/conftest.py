@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk.signature import SignatureVerifier
 
 from bot.app import create_app
@@ -47,6 +48,15 @@ def published_db(tmp_path_factory: pytest.TempPathFactory, reference_csv: Path) 
 def db_path(published_db: Path, tmp_path: Path) -> Path:
     """A private copy of the published store, so one test's audit rows stay its own."""
     return copy_store(published_db, tmp_path / "segbot.db")
+
+
+@pytest.fixture
+def scheduler() -> Iterator[BackgroundScheduler]:
+    """A started but paused scheduler: jobs are registered and run only when a test calls them."""
+    paused = BackgroundScheduler()
+    paused.start(paused=True)
+    yield paused
+    paused.shutdown(wait=False)
 
 
 @pytest.fixture

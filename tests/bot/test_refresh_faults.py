@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -202,15 +202,6 @@ def test_a_damaged_store_is_one_line_for_every_command_and_is_not_written(
 
     assert lines == [f"{problem.format(db=db)}; {DAMAGED}"] * 4
     assert hashlib.sha256(db.read_bytes()).hexdigest() == fingerprint
-
-
-@pytest.fixture
-def scheduler() -> Iterator[BackgroundScheduler]:
-    """A paused scheduler: its jobs run only when a test calls them."""
-    paused = BackgroundScheduler()
-    paused.start(paused=True)
-    yield paused
-    paused.shutdown(wait=False)
 
 
 def test_a_scheduled_refresh_that_fills_the_disk_tells_the_channel_why(

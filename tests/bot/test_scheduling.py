@@ -81,15 +81,6 @@ def fake() -> Iterator[FakeSlack]:
 
 
 @pytest.fixture
-def scheduler() -> Iterator[BackgroundScheduler]:
-    """A started but paused scheduler: jobs are registered and never run on their own."""
-    paused = BackgroundScheduler()
-    paused.start(paused=True)
-    yield paused
-    paused.shutdown(wait=False)
-
-
-@pytest.fixture
 def data(tmp_path: Path) -> Path:
     return write_customers(generate_customers(600, seed=3), tmp_path / "customers.csv")
 
