@@ -88,9 +88,13 @@ def build_parser(default_db: str) -> argparse.ArgumentParser:
     sub.add_argument("--out", type=Path, default=DEMO_DIR, help="folder for data and charts")
     sub.set_defaults(db=None)
     sub = command("serve", _delegate("bot.server", "serve_command"),
-                  "Run the Slack bot (Socket Mode, or HTTP with --http) and its scheduler.")
-    sub.add_argument("--http", action="store_true", help="serve HTTP instead of Socket Mode")
-    sub.add_argument("--port", type=_positive_int, help="HTTP port (default: $PORT or 3000)")
+                  "Run the Slack bot and its scheduler: Socket Mode when SLACK_APP_TOKEN is "
+                  "set, else HTTP.")
+    sub.add_argument("--http", action="store_true",
+                     help="serve HTTP even when SLACK_APP_TOKEN is set")
+    sub.add_argument("--port", type=_positive_int,
+                     help="HTTP port, or in Socket Mode the port of GET /health "
+                          "(default: $PORT; HTTP falls back to 3000)")
     sub = command("digest", _delegate("bot.digest", "digest_command"),
                   "Print the digest of the current run, or post it with --post.")
     sub.add_argument("--post", action="store_true",
