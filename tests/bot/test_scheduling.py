@@ -144,6 +144,23 @@ def test_a_cron_and_zone_of_ones_own(fake: FakeSlack, data: Path) -> None:
     assert fire.astimezone(UTC) == datetime(2026, 3, 30, 5, 30, tzinfo=UTC)
 
 
+def test_a_digest_that_failed_is_posted_at_the_next_scheduled_slot(
+        fake: FakeSlack, data: Path, tmp_path: Path, scheduler) -> None:
+    store = Store(tmp_path / "segbot.db")
+    clock = Clock(MONDAY_0600)
+    job, _ = start(settings_for(fake, data), store, scheduler, clock)
+    fake.fail("chat.postMessage", "not_in_channel")  # the bot had not been invited yet
+
+    job()
+    assert posted_texts(fake) == [] and store.get_delivery(1, CHANNEL).status == "failed"
+    clock.moment += timedelta(days=7)
+    job()  # next Monday, without a restart
+
+    assert posted_texts(fake) == ["Segments digest · Mon 09 Mar 2026",
+                                  "Segments digest · Mon 16 Mar 2026"]
+    assert [store.get_delivery(run, CHANNEL).status for run in (1, 2)] == ["posted", "posted"]
+
+
 def test_each_run_reads_the_file_afresh_then_posts_the_digest(
         fake: FakeSlack, data: Path, tmp_path: Path, scheduler) -> None:
     store = Store(tmp_path / "segbot.db")
