@@ -220,16 +220,16 @@ def upload_files(client: WebClient, channel: str, uploads: Sequence[Upload], *,
 def send_bytes(client: WebClient, url: str, upload: Upload, *,
                sleep: Callable[[float], None] = time.sleep) -> None:
     """POST a file's bytes to its upload URL, repeating passing failures; raise UploadFailed."""
-    problem = ""
+    retry_after = ""  # the last answer's Retry-After, if it gave one
     for attempt in range(UPLOAD_ATTEMPTS):
         if attempt:
-            sleep(wait_before_retry(problem, attempt))
+            sleep(wait_before_retry(retry_after, attempt))
         try:
             status = _post_bytes(url, upload.content, timeout=client.timeout, proxy=client.proxy)
         except HTTPError as error:
-            status, problem = error.code, error.headers.get("Retry-After", "") or ""
+            status, retry_after = error.code, error.headers.get("Retry-After", "") or ""
         except (URLError, OSError, HTTPException) as error:
-            status, problem = 0, ""
+            status, retry_after = 0, ""
             log.warning("upload of %s: %s (attempt %d)", upload.filename, error, attempt + 1)
         if status == 200:
             return
