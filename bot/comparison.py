@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from segmentation.matching import GONE, NEW, SegmentMatch
-from segmentation.result import SegmentProfile
+from segmentation.result import GONE, NEW, SegmentMatch, SegmentProfile
 from storage.changes import RetiredSegment
 from storage.errors import NoPublishedRun
 from storage.records import RunRecord

@@ -15,20 +15,10 @@ import numpy as np
 import pandas as pd
 
 from segmentation import naming
-from segmentation.result import SegmentationResult, SegmentProfile
+from segmentation.result import GONE, NEW, SegmentationResult, SegmentMatch, SegmentProfile
 
 MAX_MATCH_DISTANCE = 0.8  # RMS distance in standard deviations beyond which it's a new segment
-NEW, GONE = "new", "gone"
 _UNMATCHABLE = 1e6  # finite stand-in for "no distance": the solver needs finite costs
-
-
-@dataclass(frozen=True)
-class SegmentMatch:
-    """How one segment of the new run relates to the previous run."""
-
-    segment_id: int  # the id it is published under
-    previous_id: int | None  # the previous run's segment it continues, if any
-    distance: float | None  # RMS distance of the means in standard deviations
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,9 @@ from typing import Any
 
 import pandas as pd
 
+# Movement between runs: where arrivals come from and departures go, beside segment ids.
+NEW, GONE = "new", "gone"
+
 
 def _finite_or_none(value: float | None) -> float | None:
     if value is None:
@@ -188,3 +191,12 @@ class SegmentationResult:
         projection = self.projection.assign(
             segment_id=self.projection["segment_id"].map(mapping).astype("int64"))
         return replace(self, segments=segments, assignments=assignments, projection=projection)
+
+
+@dataclass(frozen=True)
+class SegmentMatch:
+    """How one segment of a new run relates to the previous run, as matching decided."""
+
+    segment_id: int  # the id it is published under
+    previous_id: int | None  # the previous run's segment it continues, if any
+    distance: float | None  # RMS distance of the means in standard deviations

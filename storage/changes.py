@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from segmentation.matching import SegmentMatch
+from segmentation.result import SegmentMatch
 from storage.errors import StoreError
 
 MOVEMENT_COLUMNS = ["from", "to", "customers"]

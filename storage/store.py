@@ -18,8 +18,7 @@ from pathlib import Path
 import pandas as pd
 from sqlite_utils import Database
 
-from segmentation.matching import SegmentMatch
-from segmentation.result import SegmentationResult, SegmentProfile
+from segmentation.result import SegmentationResult, SegmentMatch, SegmentProfile
 from storage import changes as run_changes
 from storage import codec, deliveries, retention
 from storage.changes import RetiredSegment, RunChanges, check_changes, check_still_current

@@ -19,7 +19,8 @@ from bot.cli import main
 from bot.delivery import build_web_client
 from bot.digest import DigestError, digest_answer, post_digest, retry_pending_digests
 from bot.settings import load_settings
-from segmentation.matching import SegmentMatch, movement_matrix
+from segmentation.matching import movement_matrix
+from segmentation.result import SegmentMatch
 from storage.changes import RetiredSegment, RunChanges
 from storage.store import Store
 from tests.bot.conftest import PNG_MAGIC

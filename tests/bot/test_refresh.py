@@ -13,8 +13,8 @@ import pytest
 from bot.cli import main
 from bot.refresh import RefreshInProgress, refresh, refresh_lock
 from segmentation.errors import DataError
-from segmentation.matching import GONE, NEW
 from segmentation.model import ModelConfig
+from segmentation.result import GONE, NEW
 from segmentation.synthetic import generate_customers, write_customers
 from storage.store import Store
 

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from sqlite_utils import Database
 
-from segmentation.matching import SegmentMatch, movement_matrix, movers
-from segmentation.result import SegmentationResult
+from segmentation.matching import movement_matrix, movers
+from segmentation.result import SegmentationResult, SegmentMatch
 from storage import NotFound, Store, StoreError
 from storage import store as store_module
 from storage.changes import RetiredSegment, RunChanges, StalePublish
