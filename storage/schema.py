@@ -10,6 +10,8 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from storage.transactions import immediate_transaction
+
 MIGRATIONS = Migrations("segbot")
 
 
@@ -125,10 +127,5 @@ def migrate(db: Database) -> None:
         return
     # Without the lock, two processes opening a fresh file could both see a migration as
     # pending and both run it; BEGIN IMMEDIATE makes the second wait and then find none.
-    db.conn.execute("BEGIN IMMEDIATE")
-    try:
+    with immediate_transaction(db.conn):
         MIGRATIONS.apply(db)
-    except BaseException:
-        db.rollback()
-        raise
-    db.conn.execute("COMMIT")

@@ -26,6 +26,7 @@ from storage.deliveries import Delivery
 from storage.errors import Access, NoPublishedRun, NotFound, StoreError, unavailable
 from storage.records import AuditEntry, CustomerRecord, HistoryEntry, RunRecord
 from storage.schema import migrate
+from storage.transactions import immediate_transaction
 
 CURRENT_RUN_KEY = "current_run_id"
 _WAL_SIZE_LIMIT = 64 * 1024 * 1024
@@ -372,14 +373,8 @@ class Store:
         the start (BEGIN IMMEDIATE). A deferred transaction that reads first (sqlite-utils
         reads the schema before inserting) fails at once with "database is locked" when
         another connection wrote since; this one waits its turn (busy_timeout)."""
-        with self._connect(Access.WRITE) as db:
-            db.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.conn.rollback()
-                raise
-            db.conn.commit()
+        with self._connect(Access.WRITE) as db, immediate_transaction(db.conn):
+            yield db
 
     @contextmanager
     def _reading(self) -> Iterator[Database]:
