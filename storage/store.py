@@ -213,8 +213,8 @@ class Store:
             raise ValueError("audit times must be timezone-aware")
         row = (at.isoformat(), actor, channel, action, subject, int(allowed), destination)
         with self._writing() as db:
-            cursor = db.conn.execute(_INSERT_AUDIT, row)
-        return int(cursor.lastrowid)
+            audit_id = db.conn.execute(_INSERT_AUDIT, row).lastrowid
+        return _inserted_id(audit_id)
 
     def record_audit_destination(self, audit_id: int, destination: str) -> None:
         """Say where the data of audit entry `audit_id` went, once it was delivered (or not)."""
@@ -384,7 +384,15 @@ class Store:
 
 
 def _insert_run(db: Database, run: dict) -> int:
-    return int(db.table("runs").insert(run, pk="id").last_pk)
+    # runs.id is an INTEGER PRIMARY KEY, so the new row's rowid is its id.
+    return _inserted_id(db.table("runs").insert(run, pk="id").last_rowid)
+
+
+def _inserted_id(rowid: int | None) -> int:
+    """The id SQLite gave the row just inserted; None would mean no row was inserted."""
+    if rowid is None:
+        raise StoreError("SQLite inserted no row and returned no id")
+    return rowid
 
 
 def _insert_segments(db: Database, run_id: int, segments: list[dict]) -> None:
