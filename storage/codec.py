@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -222,26 +223,42 @@ def _check_result(result: SegmentationResult, ids: pa.StringArray,
                          "and excluded")
 
 
-def run_record(row: dict[str, Any]) -> RunRecord:
-    """Return the record for one ``runs`` row."""
-    return RunRecord(
-        id=row["id"], status=row["status"],
-        started_at=datetime.fromisoformat(row["started_at"]),
-        finished_at=datetime.fromisoformat(row["finished_at"]),
-        source=row["source"], seed=row["seed"], as_of=row["as_of"],
-        rows_in=row["rows_in"], rows_kept=row["rows_kept"], rows_dropped=row["rows_dropped"],
-        k=row["k"], k_method=row["k_method"], k_reason=row["k_reason"],
-        silhouette=row["silhouette"],
-        elbow=KSelection.from_dict(json.loads(row["elbow"])),
-        cleaning=CleaningReport.from_dict(json.loads(row["cleaning"])),
-        columns=tuple(ColumnDecision(**item) for item in json.loads(row["columns"])),
-        features=tuple(json.loads(row["features"])),
-        profile_features=tuple(json.loads(row["profile_features"])),
-        feature_labels=json.loads(row["feature_labels"]),
-        population=json.loads(row["population"]),
-        explained_variance=tuple(json.loads(row["explained_variance"])),
-        attribute_columns=tuple(json.loads(row["attribute_columns"])),
-    )
+def _unchanged(value: Any) -> Any:
+    return value
+
+
+def _json_tuple(text: str) -> tuple[Any, ...]:
+    return tuple(json.loads(text))
+
+
+def _column_decisions(text: str) -> tuple[ColumnDecision, ...]:
+    return tuple(ColumnDecision(**item) for item in json.loads(text))
+
+
+# How each RunRecord field is read from the runs column of the same name: plain values pass
+# through, JSON documents become the types whose to_dict wrote them. test_codec checks these
+# names against RunRecord's fields and the runs table's columns.
+RUN_FIELD_DECODERS: dict[str, Callable[[Any], Any]] = {
+    "id": _unchanged, "status": _unchanged,
+    "started_at": datetime.fromisoformat, "finished_at": datetime.fromisoformat,
+    "source": _unchanged, "seed": _unchanged, "as_of": _unchanged,
+    "rows_in": _unchanged, "rows_kept": _unchanged, "rows_dropped": _unchanged,
+    "k": _unchanged, "k_method": _unchanged, "k_reason": _unchanged, "silhouette": _unchanged,
+    "elbow": lambda text: KSelection.from_dict(json.loads(text)),
+    "cleaning": lambda text: CleaningReport.from_dict(json.loads(text)),
+    "columns": _column_decisions,
+    "features": _json_tuple, "profile_features": _json_tuple,
+    "feature_labels": json.loads, "population": json.loads,
+    "explained_variance": _json_tuple, "attribute_columns": _json_tuple,
+}
+
+# The runs columns a RunRecord is read from (projection, a large sample, is read on its own).
+RUN_RECORD_COLUMNS = tuple(field.name for field in fields(RunRecord))
+
+
+def run_record(row: Mapping[str, Any]) -> RunRecord:
+    """Return the record for one ``runs`` row holding at least ``RUN_RECORD_COLUMNS``."""
+    return RunRecord(**{name: RUN_FIELD_DECODERS[name](row[name]) for name in RUN_RECORD_COLUMNS})
 
 
 def segment_profile(profile_json: str) -> SegmentProfile:

@@ -31,11 +31,7 @@ from storage.transactions import immediate_transaction
 CURRENT_RUN_KEY = "current_run_id"
 _WAL_SIZE_LIMIT = 64 * 1024 * 1024
 
-_RUN_COLUMNS = (
-    "id, status, started_at, finished_at, source, seed, as_of, rows_in, rows_kept, "
-    "rows_dropped, k, k_method, k_reason, silhouette, elbow, cleaning, columns, features, "
-    "profile_features, feature_labels, population, explained_variance, attribute_columns"
-)
+_RUN_COLUMNS = ", ".join(f'"{name}"' for name in codec.RUN_RECORD_COLUMNS)
 
 _INSERT_ASSIGNMENTS = "INSERT INTO assignments (run_id, customer_id, segment_id, distance, " \
     "attributes) VALUES "

@@ -2,11 +2,41 @@
 
 from __future__ import annotations
 
+import dataclasses
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 import pytest
 
-from storage.codec import text_order
+from storage import RunRecord, Store
+from storage.codec import RUN_FIELD_DECODERS, run_row, text_order
+from tests.storage.conftest import T0, make_result
+
+# Kept out of RunRecord on purpose: Store.projection reads this sample of points on its own.
+RUNS_COLUMNS_NOT_IN_RECORD = {"projection"}
+
+
+def runs_columns(db_path: Path) -> set[str]:
+    """The columns of the runs table as the migrations built it."""
+    with closing(sqlite3.connect(db_path)) as conn:
+        return {name for _, name, *_ in conn.execute("PRAGMA table_info(runs)")}
+
+
+def test_every_run_record_field_has_a_decoder_and_a_runs_column(store: Store,
+                                                                 db_path: Path) -> None:
+    record_fields = {field.name for field in dataclasses.fields(RunRecord)}
+
+    assert set(RUN_FIELD_DECODERS) == record_fields
+    assert runs_columns(db_path) == record_fields | RUNS_COLUMNS_NOT_IN_RECORD
+
+
+def test_a_published_run_fills_every_runs_column(store: Store, db_path: Path) -> None:
+    row = run_row(make_result(), started_at=T0, finished_at=T0)
+
+    assert set(row) | {"id"} == runs_columns(db_path)  # SQLite gives the id
 
 
 def _sorted_by(order_of, ids: list[str]) -> list[str]:
