@@ -5,8 +5,10 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Self
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy.spatial.distance import pdist, squareform
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -65,22 +67,24 @@ class MedianImputer(TransformerMixin, BaseEstimator):
     with no values at all has no median and is dropped.
     """
 
-    def fit(self, X, y=None):
-        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
+    def fit(self, X: npt.ArrayLike, y: object = None) -> Self:
+        values: np.ndarray = validate_data(self, X, dtype=np.float64,
+                                           ensure_all_finite="allow-nan")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN column: NaN, dropped
-            self.statistics_ = np.nanmedian(X, axis=0)
+            self.statistics_ = np.nanmedian(values, axis=0)
         return self
 
-    def transform(self, X):
+    def transform(self, X: npt.ArrayLike) -> np.ndarray:
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan",
-                          reset=False, copy=True)
-        rows, columns = np.nonzero(np.isnan(X))
-        X[rows, columns] = self.statistics_[columns]
-        return X[:, ~np.isnan(self.statistics_)]
+        values: np.ndarray = validate_data(self, X, dtype=np.float64,
+                                           ensure_all_finite="allow-nan", reset=False, copy=True)
+        rows, columns = np.nonzero(np.isnan(values))
+        values[rows, columns] = self.statistics_[columns]
+        return values[:, ~np.isnan(self.statistics_)]
 
-    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+    def get_feature_names_out(self, input_features: npt.ArrayLike | None = None
+                              ) -> np.ndarray:
         check_is_fitted(self)
         names = (np.asarray(input_features, dtype=object) if input_features is not None
                  else getattr(self, "feature_names_in_",
@@ -217,13 +221,13 @@ def _pick_k(ks: list[int], inertias: list[float], silhouettes: list[float | None
     knee = knee_point(ks, inertias)
     score = {k: s for k, s in zip(ks, silhouettes, strict=True) if s is not None}
     if previous_k is not None and previous_k in score and abs(previous_k - knee) <= 1:
-        best = max(score.get(k, -1.0) for k in (knee - 1, knee, knee + 1))
-        if score[previous_k] >= best - SILHOUETTE_TOLERANCE:
+        best_near_knee = max(score.get(k, -1.0) for k in (knee - 1, knee, knee + 1))
+        if score[previous_k] >= best_near_knee - SILHOUETTE_TOLERANCE:
             return previous_k, (f"k={previous_k}, as in the previous run: the elbow is still "
                                 f"there (bend at k={knee}) and it separates customers as well "
                                 f"as any neighbour (silhouette {score[previous_k]:.2f}).")
     neighbours = [k for k in (knee - 1, knee + 1) if k in score and k >= 3]
-    best = max(neighbours, key=score.get, default=None)
+    best = max(neighbours, key=lambda k: score[k], default=None)
     knee_score = score.get(knee)
     if best is not None and knee_score is not None and \
             score[best] > knee_score + SILHOUETTE_TOLERANCE:
