@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -121,7 +122,8 @@ def extreme_outliers(values: pd.Series, threshold: float = OUTLIER_THRESHOLD) ->
     if x.nunique() < MIN_DISTINCT_FOR_OUTLIERS:
         return pd.Series(False, index=values.index)
     if is_right_skewed(x):
-        x = np.log1p(x)
+        # a ufunc applied to a Series returns a Series; numpy's stubs only know ndarrays
+        x = cast("pd.Series[float]", np.log1p(x))
     median = x.median()
     spread = 1.4826 * (x - median).abs().median()
     if not spread > 0:
@@ -153,7 +155,9 @@ def drop_extreme_outliers(frame: pd.DataFrame, columns: Iterable[str],
             values = narrow.loc[mask, column]
             shown = ", ".join(f"{v:,.0f}" for v in values.drop_duplicates().head(5))
             reasons = pd.Series(f"{column} is an extreme outlier", index=narrow.index)
-            reasons[mask] = [f"{column} {v:,.0f} is an extreme outlier" for v in values]
+            # an array, not a list: pandas-stubs accept no list as the values of a masked set
+            reasons[mask] = np.array([f"{column} {v:,.0f} is an extreme outlier"
+                                      for v in values])
             narrow = log.drop(narrow, mask, column, reasons,
                               f"extreme outlier ({shown}): far outside the typical range")
     return frame if len(narrow) == len(frame) else frame.iloc[narrow.index.to_numpy()]
