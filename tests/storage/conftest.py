@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sqlite_utils.migrations import Migrations
 
 from segmentation.result import (
     CleaningReport,
@@ -18,7 +19,7 @@ from segmentation.result import (
     SegmentationResult,
     SegmentProfile,
 )
-from storage import Store
+from storage import Store, schema
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -93,6 +94,14 @@ def publish(store: Store, result: SegmentationResult, minutes: int = 0) -> int:
     started = T0 + timedelta(minutes=minutes)
     return store.publish_run(result, started_at=started,
                              finished_at=started + timedelta(seconds=42))
+
+
+def shipped_migrations() -> Migrations:
+    """A copy of the store's migrations, for a test to append a later one to."""
+    later = Migrations("segbot")
+    for migration in schema.MIGRATIONS._migrations:
+        later(name=migration.name)(migration.fn)
+    return later
 
 
 @pytest.fixture

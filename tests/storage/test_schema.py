@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
 
 from storage import Store, schema
-from tests.storage.conftest import make_result, publish
+from tests.storage.conftest import make_result, publish, shipped_migrations
 
 TABLES = {"runs", "segments", "assignments", "exclusions", "meta", "audit",
           "segment_matches", "retired_segments", "movement", "digest_deliveries",
@@ -47,9 +46,7 @@ def test_a_migration_appended_later_runs_once_on_an_existing_store(
         db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = Store(db_path)
     publish(store, make_result())
-    later = Migrations("segbot")
-    for migration in schema.MIGRATIONS._migrations:
-        later(name=migration.name)(migration.fn)
+    later = shipped_migrations()
 
     @later(name="0099_add_campaign_log")
     def add_campaign_log(db: Database) -> None:
@@ -69,9 +66,7 @@ def test_a_migration_appended_later_runs_once_on_an_existing_store(
 def test_a_failing_migration_leaves_no_trace(db_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     Store(db_path)
-    later = Migrations("segbot")
-    for migration in schema.MIGRATIONS._migrations:
-        later(name=migration.name)(migration.fn)
+    later = shipped_migrations()
 
     @later(name="0099_broken")
     def broken(db: Database) -> None:
