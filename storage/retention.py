@@ -14,10 +14,6 @@ from storage.changes import LARGEST_SEGMENT_ID_KEY, next_segment_id
 
 MIN_KEEP = 2  # the current run and the one before it: the digest and movement compare them
 
-# Every table keyed by run, children first; runs itself goes last.
-RUN_TABLES = ("assignments", "exclusions", "segments", "segment_matches", "retired_segments",
-              "movement", "digest_deliveries")
-
 
 @dataclass(frozen=True)
 class PruneReport:
@@ -29,6 +25,7 @@ class PruneReport:
 
 
 def check_keep(keep: int) -> None:
+    """Refuse to keep fewer runs than the digest needs to compare."""
     if keep < MIN_KEEP:
         raise ValueError(f"keep at least {MIN_KEEP} runs (got {keep}): the digest compares the "
                          "current run with the one before it")
@@ -49,10 +46,21 @@ def prune_runs(conn: sqlite3.Connection, keep: int, current_run_id: int | None) 
     placeholders = ", ".join("?" * len(removed))
     (customer_rows,) = conn.execute(
         f"SELECT count(*) FROM assignments WHERE run_id IN ({placeholders})", removed).fetchone()
-    for table in RUN_TABLES:
-        conn.execute(f"DELETE FROM {table} WHERE run_id IN ({placeholders})", removed)
+    for table in run_keyed_tables(conn):  # the rows of a run first, the run itself last
+        conn.execute(f'DELETE FROM "{table}" WHERE run_id IN ({placeholders})', removed)
     conn.execute(f"DELETE FROM runs WHERE id IN ({placeholders})", removed)
     return PruneReport(tuple(removed), tuple(sorted(kept, reverse=True)), int(customer_rows))
+
+
+def run_keyed_tables(conn: sqlite3.Connection) -> list[str]:
+    """Every table with a ``run_id`` column, by name: the rows that belong to a run.
+
+    Read from the schema, so a table that a later migration adds is pruned with its run.
+    """
+    rows = conn.execute("SELECT m.name FROM sqlite_master AS m "
+                        "JOIN pragma_table_info(m.name) AS c ON c.name = 'run_id' "
+                        "WHERE m.type = 'table' ORDER BY m.name")
+    return [name for (name,) in rows]
 
 
 def remember_largest_segment_id(conn: sqlite3.Connection) -> None:

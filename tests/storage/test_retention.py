@@ -2,34 +2,34 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlite_utils import Database
 
-from storage import Store, StoreError, retention
-from tests.storage.conftest import T0, make_result, publish
+from storage import Store, StoreError, schema
+from storage.changes import RetiredSegment
+from tests.storage.conftest import T0, make_result, publish, shipped_migrations
 from tests.storage.test_movement import publish_with_changes
-
-RUN_TABLES = retention.RUN_TABLES  # as shipped, before any test patches it
 
 
 def rows_of_run(db_path: Path, run_id: int) -> dict[str, int]:
-    """Rows that still belong to ``run_id``, per table."""
-    with sqlite3.connect(db_path) as conn:
-        counts = {table: conn.execute(f"SELECT count(*) FROM {table} WHERE run_id = ?",
-                                      [run_id]).fetchone()[0]
-                  for table in RUN_TABLES}
-        counts["runs"] = conn.execute("SELECT count(*) FROM runs WHERE id = ?",
-                                      [run_id]).fetchone()[0]
+    """Rows that still belong to ``run_id``, per table: every table with a run_id column,
+    found here through sqlite-utils rather than the query prune uses."""
+    with Database(db_path) as db:
+        counts = {table.name: table.count_where("run_id = ?", [run_id])
+                  for table in db.tables if "run_id" in table.columns_dict}
+        counts["runs"] = db.table("runs").count_where("id = ?", [run_id])
     return counts
 
 
 def publish_four_runs(store: Store) -> list[int]:
+    """Four runs with a row of their own in every table keyed by run."""
     run_ids = []
     for week in range(4):
         run_ids.append(publish_with_changes(store, make_result(label=f"W{week}", shift=week),
-                                            minutes=60 * week))
+                                            minutes=60 * week,
+                                            retired=(RetiredSegment(9, "Old segment"),)))
         store.claim_delivery(run_ids[-1], "C123", at=T0)
     return run_ids
 
@@ -37,6 +37,7 @@ def publish_four_runs(store: Store) -> list[int]:
 def test_prune_keeps_the_newest_runs_and_deletes_every_row_of_the_others(
         store: Store, db_path: Path) -> None:
     first, second, third, fourth = publish_four_runs(store)
+    assert 0 not in rows_of_run(db_path, first).values()  # so the zeros below mean deleted
 
     report = store.prune_runs(keep=2)
 
@@ -85,13 +86,41 @@ def test_segment_ids_of_deleted_runs_are_never_given_out_again(store: Store) -> 
     assert store.next_segment_id() == 7  # 4-6 lived only in the deleted run
 
 
-def test_a_failure_part_way_deletes_nothing(store: Store, db_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    first, *_ = publish_four_runs(store)
-    # the last table fails after the others were already emptied
-    monkeypatch.setattr(retention, "RUN_TABLES", (*retention.RUN_TABLES, "no_such_table"))
+def test_a_table_added_by_a_later_migration_is_pruned_with_its_run(
+        db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    later = shipped_migrations()
 
-    with pytest.raises(StoreError, match="could not delete old runs.*no_such_table"):
+    @later(name="0099_create_campaign_sends")
+    def create_campaign_sends(db: Database) -> None:
+        db.table("campaign_sends").create({"run_id": int, "segment_id": int, "tool": str},
+                                          pk=("run_id", "segment_id"))
+
+    monkeypatch.setattr(schema, "MIGRATIONS", later)
+    store = Store(db_path)
+    run_ids = publish_four_runs(store)
+    with Database(db_path) as db:
+        db.table("campaign_sends").insert_all(
+            [{"run_id": run_id, "segment_id": 1, "tool": "mailer"} for run_id in run_ids])
+
+    store.prune_runs(keep=2)
+
+    first, second, third, fourth = run_ids
+    assert rows_of_run(db_path, first)["campaign_sends"] == 0
+    assert rows_of_run(db_path, second)["campaign_sends"] == 0
+    assert rows_of_run(db_path, third)["campaign_sends"] == 1
+    assert rows_of_run(db_path, fourth)["campaign_sends"] == 1
+
+
+def test_a_failure_part_way_deletes_nothing(store: Store, db_path: Path) -> None:
+    first, *_ = publish_four_runs(store)
+    # A run-keyed table that refuses deletes, named to come after the tables already emptied.
+    with Database(db_path) as db:
+        db.table("write_once_log").create({"run_id": int, "note": str})
+        db.table("write_once_log").insert({"run_id": first, "note": "kept forever"})
+        db.execute("CREATE TRIGGER keep_log BEFORE DELETE ON write_once_log "
+                   "BEGIN SELECT RAISE(ABORT, 'write_once_log is append-only'); END")
+
+    with pytest.raises(StoreError, match="could not delete old runs.*append-only"):
         store.prune_runs(keep=2)
 
     assert rows_of_run(db_path, first)["assignments"] == 30
