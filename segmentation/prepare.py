@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from segmentation import cleaning, reference
@@ -164,8 +165,10 @@ def _dates_to_days(frame: pd.DataFrame, schema: TableSchema, overrides: SchemaOv
         if unparsed:
             log.steps.append(CleaningStep(column, "imputed", unparsed,
                                           "not a date in the column's format: treated as missing"))
-        days[f"{column}{DAYS_SUFFIX}"] = (as_of - values).dt.days.astype(float)
-    return frame.assign(**days), tuple(days), as_of
+        days[f"{column}{DAYS_SUFFIX}"] = (
+            pd.Series(np.nan, index=values.index) if pd.isna(as_of)  # no date to count from
+            else (as_of - values).dt.days.astype(float))
+    return frame.assign(**days), tuple(days), None if pd.isna(as_of) else as_of
 
 
 def _drop_rows_without_values(frame: pd.DataFrame, numeric: tuple[str, ...],
