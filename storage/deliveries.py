@@ -10,10 +10,18 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from storage.codec import utc_iso
 
-POSTING, POSTED, FAILED = "posting", "posted", "failed"
+
+class DeliveryStatus(StrEnum):
+    """Where one digest delivery stands; the value is what the status column holds."""
+
+    POSTING = "posting"  # claimed; the post is under way, or died without confirmation
+    POSTED = "posted"
+    FAILED = "failed"  # claimed again at the next attempt
+
 
 _COLUMNS = "run_id, channel, status, attempts, claimed_at, message_ts, posted_at, error"
 
@@ -23,11 +31,11 @@ _COLUMNS = "run_id, channel, status, attempts, claimed_at, message_ts, posted_at
 # a racing writer's commit fail this transaction instead of making it wait.
 _CLAIM = f"""
     INSERT INTO digest_deliveries (run_id, channel, status, attempts, claimed_at)
-    SELECT id, ?, '{POSTING}', 1, ? FROM runs WHERE id = ?
+    SELECT id, ?, '{DeliveryStatus.POSTING}', 1, ? FROM runs WHERE id = ?
     ON CONFLICT (run_id, channel) DO UPDATE SET
-        status = '{POSTING}', attempts = attempts + 1, claimed_at = excluded.claimed_at,
-        error = NULL
-    WHERE digest_deliveries.status = '{FAILED}'
+        status = '{DeliveryStatus.POSTING}', attempts = attempts + 1,
+        claimed_at = excluded.claimed_at, error = NULL
+    WHERE digest_deliveries.status = '{DeliveryStatus.FAILED}'
 """
 
 
@@ -37,7 +45,7 @@ class Delivery:
 
     run_id: int
     channel: str
-    status: str  # posting | posted | failed
+    status: DeliveryStatus
     attempts: int
     claimed_at: datetime | None
     message_ts: str | None  # set once the message is in the channel, even if files failed
@@ -58,12 +66,15 @@ def record_message(conn: sqlite3.Connection, run_id: int, channel: str, ts: str)
 
 
 def mark_posted(conn: sqlite3.Connection, run_id: int, channel: str, at: datetime) -> None:
-    conn.execute(f"UPDATE digest_deliveries SET status = '{POSTED}', posted_at = ?, error = NULL "
-                 "WHERE run_id = ? AND channel = ?", [utc_iso(at, "at"), run_id, channel])
+    """Record that the digest and its files are in the channel."""
+    conn.execute(f"UPDATE digest_deliveries SET status = '{DeliveryStatus.POSTED}', "
+                 "posted_at = ?, error = NULL WHERE run_id = ? AND channel = ?",
+                 [utc_iso(at, "at"), run_id, channel])
 
 
 def mark_failed(conn: sqlite3.Connection, run_id: int, channel: str, error: str) -> None:
-    conn.execute(f"UPDATE digest_deliveries SET status = '{FAILED}', error = ? "
+    """Record that the post failed with ``error``, so the next attempt may claim it again."""
+    conn.execute(f"UPDATE digest_deliveries SET status = '{DeliveryStatus.FAILED}', error = ? "
                  "WHERE run_id = ? AND channel = ?", [error, run_id, channel])
 
 
@@ -74,6 +85,7 @@ def mark_unconfirmed(conn: sqlite3.Connection, run_id: int, channel: str, error:
 
 
 def get(conn: sqlite3.Connection, run_id: int, channel: str) -> Delivery | None:
+    """Where run ``run_id``'s digest stands in ``channel``, or None if never claimed."""
     row = conn.execute(f"SELECT {_COLUMNS} FROM digest_deliveries WHERE run_id = ? AND "
                        "channel = ?", [run_id, channel]).fetchone()
     return None if row is None else _delivery(row)
@@ -82,14 +94,14 @@ def get(conn: sqlite3.Connection, run_id: int, channel: str) -> Delivery | None:
 def failed(conn: sqlite3.Connection) -> list[Delivery]:
     """Deliveries whose last attempt failed, oldest run first: to retry."""
     rows = conn.execute(f"SELECT {_COLUMNS} FROM digest_deliveries WHERE status = ? "
-                        "ORDER BY run_id, channel", [FAILED]).fetchall()
+                        "ORDER BY run_id, channel", [DeliveryStatus.FAILED]).fetchall()
     return [_delivery(row) for row in rows]
 
 
 def _delivery(row: tuple) -> Delivery:
     run_id, channel, status, attempts, claimed_at, message_ts, posted_at, error = row
-    return Delivery(run_id, channel, status, attempts, _moment(claimed_at), message_ts,
-                    _moment(posted_at), error)
+    return Delivery(run_id, channel, DeliveryStatus(status), attempts, _moment(claimed_at),
+                    message_ts, _moment(posted_at), error)
 
 
 def _moment(text: str | None) -> datetime | None:

@@ -16,6 +16,7 @@ from segmentation.result import SegmentationResult, SegmentMatch
 from storage import NotFound, Store, StoreError
 from storage import store as store_module
 from storage.changes import RetiredSegment, RunChanges, StalePublish
+from storage.deliveries import DeliveryStatus
 from tests.storage.conftest import T0, make_result, publish
 from tests.storage.test_query_plan import plans_of
 
@@ -188,9 +189,24 @@ def test_a_digest_is_claimed_once_per_run_and_channel(store: Store) -> None:
     assert not store.claim_delivery(run_id, "C0DIGEST", at=T0 + timedelta(days=1))
     delivery = store.get_delivery(run_id, "C0DIGEST")
     assert (delivery.status, delivery.attempts, delivery.message_ts, delivery.posted_at) == \
-        ("posted", 1, "1700000000.000100", T0 + timedelta(seconds=3))
+        (DeliveryStatus.POSTED, 1, "1700000000.000100", T0 + timedelta(seconds=3))
     with pytest.raises(NotFound):
         store.claim_delivery(99, "C0DIGEST", at=T0)
+
+
+def test_delivery_statuses_are_stored_as_the_words_existing_stores_hold(
+        store: Store, db_path: Path) -> None:
+    run_id = publish(store, make_result())
+    for channel in ("C0POSTING", "C0POSTED", "C0FAILED"):
+        store.claim_delivery(run_id, channel, at=T0)
+    store.mark_delivered(run_id, "C0POSTED", at=T0)
+    store.mark_failed(run_id, "C0FAILED", "ratelimited")
+
+    with Database(db_path) as db:
+        stored = dict(db.execute("SELECT channel, status FROM digest_deliveries").fetchall())
+    assert stored == {"C0POSTING": "posting", "C0POSTED": "posted", "C0FAILED": "failed"}
+    for channel, status in stored.items():  # and read back as the enum's members
+        assert store.get_delivery(run_id, channel).status is DeliveryStatus(status)
 
 
 def test_a_failed_digest_is_pending_until_claimed_again(db_path: Path) -> None:
