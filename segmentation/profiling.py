@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
+from typing import SupportsFloat, cast
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,9 @@ from segmentation import naming
 from segmentation.result import FeatureStat, SegmentProfile
 
 SECONDARY_WEIGHT = 0.8  # profiled-only features rank a little below the clustered ones
+
+# (segment id, size, stats, features by how much they set it apart, category shares)
+_Draft = tuple[int, int, tuple[FeatureStat, ...], tuple[str, ...], dict[str, dict[str, float]]]
 
 
 def population_stats(frame: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
@@ -37,13 +41,13 @@ def profile_segments(frame: pd.DataFrame, segment_ids: np.ndarray, features: Seq
     z = ((means - population["mean"]) / std).fillna(0.0)
     index = means / population["mean"].where(population["mean"] != 0) * 100
     mixes = {c: category_shares(segment_ids, frame[c].to_numpy()) for c in categorical}
-    drafts = []
+    drafts: list[_Draft] = []
     for segment_id in sorted(sizes.index):
         stats = tuple(FeatureStat(
-            feature=f, label=labels.get(f, f), mean=_num(means.at[segment_id, f]),
-            median=_num(medians.at[segment_id, f]),
-            population_mean=_num(population.at[f, "mean"]),
-            index=_num(index.at[segment_id, f]), z=float(z.at[segment_id, f]))
+            feature=f, label=labels.get(f, f), mean=_num(_cell(means, segment_id, f)),
+            median=_num(_cell(medians, segment_id, f)),
+            population_mean=_num(_cell(population, f, "mean")),
+            index=_num(_cell(index, segment_id, f)), z=_cell(z, segment_id, f))
             for f in features)
         distinguishing = tuple(s.feature for s in sorted(
             stats, key=lambda s: -abs(s.z) * naming.TRAIT_WEIGHTS.get(s.feature, 1.0)
@@ -70,7 +74,7 @@ def category_shares(segment_ids: np.ndarray, values: np.ndarray) -> pd.DataFrame
     return table.div(table.sum(axis=1), axis=0)
 
 
-def _name_segments(drafts: list, total: int,
+def _name_segments(drafts: list[_Draft], total: int,
                    naming_features: Sequence[str]) -> tuple[SegmentProfile, ...]:
     traits = [naming.pick_traits(stats, naming_features) for _, _, stats, _, _ in drafts]
     names = naming.unique_names(traits)
@@ -87,6 +91,10 @@ def _name_segments(drafts: list, total: int,
     return tuple(profiles)
 
 
-def _num(value: object) -> float | None:
-    value = float(value)
+def _cell(table: pd.DataFrame, row: Hashable, column: str) -> float:
+    # pandas-stubs type a cell as any scalar (a date, a string, None); these tables hold floats
+    return float(cast(SupportsFloat, table.at[row, column]))
+
+
+def _num(value: float) -> float | None:
     return None if np.isnan(value) else round(value, 6)
