@@ -54,7 +54,8 @@ def _assemble(prepared: PreparedData, fitted: FittedModel, source: str,
         columns=prepared.columns, cleaning=prepared.cleaning, k_selection=fitted.selection,
         silhouette=fitted.silhouette, features=(*prepared.numeric, *prepared.categorical),
         profile_features=prepared.profile_features, feature_labels=prepared.feature_labels,
-        population={f: {k: (None if pd.isna(v) else float(v)) for k, v in row.items()}
+        # the labels are feature names and "mean"/"median"/"std"; pandas types them Hashable
+        population={str(f): {str(k): (None if pd.isna(v) else float(v)) for k, v in row.items()}
                     for f, row in population.iterrows()},
         segments=profiles, assignments=assignments,
         attributes=frame[[ID, *prepared.display_columns]].reset_index(drop=True),
