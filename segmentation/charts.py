@@ -13,7 +13,7 @@ import numbers
 import re
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -118,7 +118,7 @@ def _set_titles(fig: Figure, title: str, subtitle: str | None = None,
                                   fontsize=TITLE_SIZE + 2, color=colour))
 
 
-def _style_axes(ax: Axes, grid_axis: str | None = "x") -> None:
+def _style_axes(ax: Axes, grid_axis: Literal["x", "y"] | None = "x") -> None:
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     for side in ("left", "bottom"):
@@ -164,8 +164,8 @@ def _compact(count: float) -> str:
     return str(count)
 
 
-def _text_colour_on(rgba: Iterable[float]) -> str:
-    red, green, blue = to_rgb(tuple(rgba))
+def _text_colour_on(rgba: tuple[float, float, float, float]) -> str:
+    red, green, blue = to_rgb(rgba)
     luminance = 0.2126 * red + 0.7152 * green + 0.0722 * blue
     return "white" if luminance < 0.5 else INK
 
@@ -306,7 +306,7 @@ def _overview_features(ordered: list[SegmentProfile],
     features = features[: max(max_features, 0)]
     labels = []
     for feature in features:
-        stat = next(seg.stat(feature) for seg in ordered if seg.stat(feature) is not None)
+        stat = next(found for seg in ordered if (found := seg.stat(feature)) is not None)
         labels.append(stat.label or feature)
     return features, labels
 
@@ -359,7 +359,7 @@ def render_scatter_chart(projection: pd.DataFrame, segments: Sequence[SegmentPro
     fig = _new_figure(height=5.4 + rows * (lines * 0.22 + 0.12))
     ax = fig.subplots()
     # one call in sample order, so no segment is painted over wholesale by the next one
-    ax.scatter(points["pc1"], points["pc2"], c=[segment_color(i) for i in ids],
+    ax.scatter(points["pc1"], points["pc2"], c=[segment_color(i) for i in ids.tolist()],
                s=14 if len(points) <= 2000 else 7, alpha=0.55, linewidths=0)
     _label_segment_centres(ax, points, ids)
     _style_axes(ax, grid_axis=None)
@@ -413,7 +413,7 @@ def render_profile_chart(segment: SegmentProfile, max_features: int = 10) -> byt
 
 
 def _draw_profile_bars(ax: Axes, stats: list[FeatureStat]) -> None:
-    values = np.array([float(s.index) for s in stats])
+    values = np.array([s.index for s in stats], dtype=float)  # the caller keeps finite ones
     shown = np.clip(values, *INDEX_RANGE)
     y = np.arange(len(stats))
     ax.barh(y, shown - 100, left=100, height=0.68,
