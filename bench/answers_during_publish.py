@@ -228,7 +228,7 @@ def spawn_refresh(args: argparse.Namespace, data: Path, db: Path) -> RefreshProc
 
 def refresh_worker(data: Path, db: Path, seed: int) -> dict[str, float]:
     """Refresh the store from ``data``; return when refresh() ran and when it published."""
-    from bot.refresh import refresh
+    from bot.jobs.refresh import refresh
     from segmentation.model import ModelConfig
     from storage.store import Store
 

@@ -184,7 +184,7 @@ def refresh_worker(args: argparse.Namespace) -> dict[str, Any]:
     is the weekly one: it also matches its segments to the previous run, counts movement,
     and its digest carries the movers CSV.
     """
-    from bot.refresh import refresh
+    from bot.jobs.refresh import refresh
     from segmentation.model import ModelConfig
     from storage.store import Store
 
@@ -217,7 +217,7 @@ def refresh_worker(args: argparse.Namespace) -> dict[str, Any]:
               "peak_rss_mib": peak_rss, "load_during": [load_before, os.getloadavg()],
               "chart_processes": args.chart_processes}
     from bot import answers
-    from bot.comparison import load_comparison
+    from bot.answers.comparison import load_comparison
 
     result["flows"] = vars(load_comparison(store).flows())
 
@@ -241,8 +241,8 @@ def _warm_up(scratch: Path, chart_processes: int) -> Any:
     import pandas as pd
     import scipy.optimize  # noqa: F401  (segment matching imports it on first use)
 
-    import bot.digest  # noqa: F401  (slack_sdk and the digest, as `segbot serve` imports them)
-    import segmentation.engine  # noqa: F401  (bot.refresh imports it on the first refresh)
+    import bot.slack.digest_posts  # noqa: F401  (slack_sdk and the digest, as `segbot serve` imports them)
+    import segmentation.engine  # noqa: F401  (bot.jobs.refresh imports it on the first refresh)
     from segmentation.charts import render_elbow_chart, render_migration_chart
     from segmentation.loading import load_table
     from segmentation.result import KSelection
@@ -255,10 +255,10 @@ def _warm_up(scratch: Path, chart_processes: int) -> Any:
     load_table(small)
     small.unlink()
     if chart_processes == 0:
-        from bot.delivery import render
+        from bot.answers.rendering import render
 
         return render
-    from bot.rendering import ChartProcesses
+    from bot.jobs.chart_processes import ChartProcesses
 
     charts = ChartProcesses(chart_processes)
     charts.start()
@@ -294,8 +294,8 @@ class PhaseClock:
 def render_digest(store: Any, renderer: Any) -> Any:
     """What the scheduled refresh does after refresh(): the digest, its charts and files,
     drawn as `post_digest` draws them (side by side in the chart processes)."""
-    from bot.delivery import render_all
-    from bot.digest import digest_answer
+    from bot.answers.digest import digest_answer
+    from bot.answers.rendering import render_all
 
     digest = digest_answer(store)
     render_all(renderer, (*digest.charts, *digest.files))

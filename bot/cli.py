@@ -7,36 +7,38 @@ import getpass
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
-from bot import answers, terminal
-from bot.refresh import RefreshInProgress, refresh
-from bot.settings import SettingsError
+from bot import answers
+from bot.answers import RequestKind, terminal
+from bot.clock import utc_now
+from bot.jobs.refresh import RefreshInProgress, refresh
+from bot.settings import DEFAULT_DB, Settings, SettingsError, load_settings
 from segmentation.errors import SegmentationError
 from segmentation.schema import load_schema_file
 from storage.errors import StoreDamaged, StoreError, StoreUnavailable
-from storage.records import RunRecord
 from storage.retention import check_keep
 from storage.store import Store
 
-DEFAULT_DB = "segbot.db"
 DEMO_DIR = Path("segbot-demo")
+
+Handler = Callable[[argparse.Namespace, Settings], int]
 
 
 class CliError(Exception):
     """A problem to report as one line with exit code 2."""
 
 
-def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None) -> int:
-    """Entry point of the `segbot` console script."""
-    environ = dict(os.environ if environ is None else environ)
-    parser = build_parser(environ.get("SEGBOT_DB") or DEFAULT_DB)
-    args = parser.parse_args(argv)
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Entry point of the `segbot` console script; `environ` defaults to the process's."""
+    args = build_parser().parse_args(argv)
     try:
+        settings = command_settings(args, os.environ if environ is None else environ)
         _prepare_charts_folder(getattr(args, "charts", None))
-        return args.handler(args, environ) or 0
+        handler: Handler = args.handler
+        return handler(args, settings)
     except (CliError, SegmentationError, StoreError, RefreshInProgress, SettingsError,
             answers.UsageError) as error:
         print(f"segbot: error: {error}", file=sys.stderr)
@@ -50,15 +52,27 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
         return 130
 
 
-def build_parser(default_db: str) -> argparse.ArgumentParser:
+def command_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> Settings:
+    """The settings, read once from `environ`, with the command's --db in place of $SEGBOT_DB.
+
+    Only `serve` needs the Slack tokens; `--http` chooses HTTP over Socket Mode.
+    """
+    serving = args.handler is cmd_serve
+    settings = load_settings(environ, require_slack=serving,
+                             http=True if serving and args.http else None)
+    return replace(settings, db_path=args.db) if args.db is not None else settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every `segbot` command, its options and its handler."""
     parser = argparse.ArgumentParser(
         prog="segbot", description="Customer segments for marketers, in Slack and here.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    db_help = f"SQLite results store (default: $SEGBOT_DB, else ./{DEFAULT_DB}; now {default_db})"
+    db_help = f"SQLite results store (default: $SEGBOT_DB, else ./{DEFAULT_DB})"
 
-    def command(name: str, handler: Callable, help_text: str) -> argparse.ArgumentParser:
+    def command(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("--db", default=default_db, type=Path, help=db_help)
+        sub.add_argument("--db", type=Path, help=db_help)
         sub.set_defaults(handler=handler)
         return sub
 
@@ -85,9 +99,9 @@ def build_parser(default_db: str) -> argparse.ArgumentParser:
     sub = command("demo", cmd_demo, "Sample, refresh and answer: segbot end to end, no Slack.")
     sub.add_argument("--rows", type=_enough_customers, default=5000)
     sub.add_argument("--seed", type=int, default=0)
-    sub.add_argument("--out", type=Path, default=DEMO_DIR, help="folder for data and charts")
-    sub.set_defaults(db=None)
-    sub = command("serve", _delegate("bot.server", "serve_command"),
+    sub.add_argument("--out", type=Path, default=DEMO_DIR,
+                     help="folder for data, charts and (without --db) the store")
+    sub = command("serve", cmd_serve,
                   "Run the Slack bot and its scheduler: Socket Mode when SLACK_APP_TOKEN is "
                   "set, else HTTP.")
     sub.add_argument("--http", action="store_true",
@@ -95,7 +109,7 @@ def build_parser(default_db: str) -> argparse.ArgumentParser:
     sub.add_argument("--port", type=_positive_int,
                      help="HTTP port, or in Socket Mode the port of GET /health "
                           "(default: $PORT; HTTP falls back to 3000)")
-    sub = command("digest", _delegate("bot.digest", "digest_command"),
+    sub = command("digest", cmd_digest,
                   "Print the digest of the current run, or post it with --post.")
     sub.add_argument("--post", action="store_true",
                      help="post to $SEGBOT_DIGEST_CHANNEL (once per run and channel)")
@@ -106,21 +120,9 @@ def build_parser(default_db: str) -> argparse.ArgumentParser:
                           "current run with the one before it)")
     sub.add_argument("--vacuum", action="store_true",
                      help="also shrink the file (rewrites it: needs as much free disk space)")
-    sub = command("schedule", _delegate("bot.scheduling", "schedule_command"),
-                  "Show when the scheduled refresh will run next.")
+    sub = command("schedule", cmd_schedule, "Show when the scheduled refresh will run next.")
     sub.add_argument("--count", type=_positive_int, default=5, help="how many run times")
     return parser
-
-
-def _delegate(module: str, function: str) -> Callable:
-    """Resolve a command's handler on use, so `segbot refresh` never imports the Slack stack."""
-
-    def handler(args: argparse.Namespace, environ: dict[str, str]) -> int:
-        import importlib
-
-        return getattr(importlib.import_module(module), function)(args, environ)
-
-    return handler
 
 
 def _model_options(sub: argparse.ArgumentParser) -> None:
@@ -204,11 +206,11 @@ def _progress() -> Callable[[str], None]:
     return report
 
 
-def cmd_refresh(args: argparse.Namespace, environ: dict[str, str]) -> int:
+def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
     from segmentation.model import ModelConfig  # scikit-learn: only commands that fit need it
 
     overrides = load_schema_file(args.schema) if args.schema else None
-    store = _open_store(args.db, create=True)
+    store = _open_store(settings.db_path, create=True)
     try:
         run = refresh(store, args.data, config=ModelConfig(k=args.k, seed=args.seed),
                       overrides=overrides, progress=_progress())
@@ -216,7 +218,7 @@ def cmd_refresh(args: argparse.Namespace, environ: dict[str, str]) -> int:
         raise  # what it still serves cannot be trusted
     except StoreUnavailable as error:
         raise CliError(f"{error}. Nothing was published; {_serving(store)}") from error
-    print(refresh_summary(run, store))
+    print(terminal.refresh_summary(run, store))
     return 0
 
 
@@ -227,42 +229,6 @@ def _serving(store: Store) -> str:
     except StoreError:
         return "answers cannot be read from it either"
     return "there are no segments yet" if run is None else f"answers still come from run {run.id}"
-
-
-def refresh_summary(run: RunRecord, store: Store) -> str:
-    """What a refresh did: rows kept and dropped and why, k and why, the segments."""
-    lines = [f"Run {run.id} published from {run.source}",
-             f"  rows: {run.rows_in:,} read, {run.rows_kept:,} kept, {run.rows_dropped:,} dropped"]
-    lines.extend(schema_summary(run))
-    if run.cleaning.steps:
-        lines.append("  cleaning:")
-    for step in run.cleaning.steps:
-        where = f"{step.column}: " if step.column else ""
-        lines.append(f"    - {where}{step.action} ×{step.count:,} — {step.reason}")
-    quality = f" (silhouette {run.silhouette:.2f})" if run.silhouette is not None else ""
-    lines.append(f"  k = {run.k}{quality}: {run.k_reason}")
-    lines.append("  segments:")
-    for segment in store.list_segments(run.id):
-        lines.append(f"    {segment.segment_id:>2} · {segment.name} — {segment.size:,} "
-                     f"({segment.share:.0%})")
-    return "\n".join(lines)
-
-
-def schema_summary(run: RunRecord) -> list[str]:
-    """The column decisions a user should check: id, what was clustered on, what was dropped."""
-    by_role: dict[str, list[str]] = {}
-    for decision in run.columns:
-        by_role.setdefault(decision.role, []).append(decision.column)
-    dropped = [f"{d.column} ({d.reason})" for d in run.columns if d.role == "dropped"]
-    lines = [f"  id: {', '.join(by_role.get('id', ['?']))}",
-             f"  clustered on: {', '.join(run.features)}"]
-    if by_role.get("categorical"):
-        lines.append(f"  categories: {', '.join(by_role['categorical'])}")
-    if by_role.get("date"):
-        lines.append(f"  dates (as days before {run.as_of}): {', '.join(by_role['date'])}")
-    if dropped:
-        lines.append(f"  columns not used: {'; '.join(dropped)}")
-    return lines
 
 
 def _show(answer: answers.Answer, charts_dir: Path | None,
@@ -281,14 +247,14 @@ def _answer_or_fail(store: Store, request: answers.Request) -> answers.Answer:
     return result
 
 
-def cmd_segments(args: argparse.Namespace, environ: dict[str, str]) -> int:
-    store = _open_store(args.db)
-    result = _answer_or_fail(store, answers.Request("overview"))
+def cmd_segments(args: argparse.Namespace, settings: Settings) -> int:
+    store = _open_store(settings.db_path)
+    result = _answer_or_fail(store, answers.Request(RequestKind.OVERVIEW))
     extra = answers.run_charts(store) if args.charts else ()
     return _show(result, args.charts, extra)
 
 
-def cmd_cluster(args: argparse.Namespace, environ: dict[str, str]) -> int:
+def cmd_cluster(args: argparse.Namespace, settings: Settings) -> int:
     try:
         request = answers.parse_request("cluster", args.segment)
     except answers.UsageError:  # its wording is Slack's (/cluster N export)
@@ -297,11 +263,11 @@ def cmd_cluster(args: argparse.Namespace, environ: dict[str, str]) -> int:
     if args.export is not None and not args.export.parent.is_dir():
         # checked before the answer is printed, so a typo does not come after a screenful
         raise CliError(f"--export {args.export}: there is no folder {args.export.parent}")
-    store = _open_store(args.db)
+    store = _open_store(settings.db_path)
     result = _answer_or_fail(store, request)
     status = _show(result, args.charts)
     if args.export:
-        export = _answer_or_fail(store, answers.Request("export", request.argument))
+        export = _answer_or_fail(store, answers.Request(RequestKind.EXPORT, request.argument))
         args.export.write_bytes(export.files[0].render())
         audit_export(store, request.argument, [args.export])
         print(f"customers written: {args.export}")
@@ -310,22 +276,22 @@ def cmd_cluster(args: argparse.Namespace, environ: dict[str, str]) -> int:
 
 def audit_export(store: Store, segment: str, paths: Sequence[Path]) -> None:
     """Record a CLI export in the audit log, as Slack exports are: who, what, and where."""
-    store.record_audit(at=datetime.now(UTC), actor=f"cli:{getpass.getuser()}", channel=None,
-                       action="export", subject=segment, allowed=True,
+    store.record_audit(at=utc_now(), actor=f"cli:{getpass.getuser()}", channel=None,
+                       action=RequestKind.EXPORT.value, subject=segment, allowed=True,
                        destination=", ".join(str(path.resolve()) for path in paths))
 
 
-def cmd_customer(args: argparse.Namespace, environ: dict[str, str]) -> int:
-    store = _open_store(args.db)
+def cmd_customer(args: argparse.Namespace, settings: Settings) -> int:
+    store = _open_store(settings.db_path)
     request = answers.parse_request("customer", args.customer_id)
     return _show(_answer_or_fail(store, request), args.charts)
 
 
-def cmd_ask(args: argparse.Namespace, environ: dict[str, str]) -> int:
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     command, _, text = args.text.strip().partition(" ")
     if not command.startswith("/"):
         raise CliError('write the command as typed in Slack, e.g. segbot ask "/cluster 2"')
-    store = _open_store(args.db)
+    store = _open_store(settings.db_path)
     result = _answer_or_fail(store, answers.parse_request(command, text))
     status = _show(result, args.charts)
     if args.charts is not None and result.files:
@@ -336,7 +302,7 @@ def cmd_ask(args: argparse.Namespace, environ: dict[str, str]) -> int:
     return status
 
 
-def cmd_sample(args: argparse.Namespace, environ: dict[str, str]) -> int:
+def cmd_sample(args: argparse.Namespace, settings: Settings) -> int:
     from segmentation.synthetic import generate_customers, write_customers
 
     started = time.perf_counter()
@@ -349,21 +315,22 @@ def cmd_sample(args: argparse.Namespace, environ: dict[str, str]) -> int:
     return 0
 
 
-def cmd_prune(args: argparse.Namespace, environ: dict[str, str]) -> int:
-    store = _open_store(args.db)
+def cmd_prune(args: argparse.Namespace, settings: Settings) -> int:
+    db = settings.db_path
+    store = _open_store(db)
     report = store.prune_runs(args.keep)
     if not report.removed:
-        print(f"Nothing to delete: {args.db} has {len(report.kept)} run(s), "
+        print(f"Nothing to delete: {db} has {len(report.kept)} run(s), "
               f"keeping up to {args.keep}.")
     else:
         print(f"Deleted {_runs(report.removed)} ({report.customer_rows:,} customer rows); "
               f"kept {_runs(report.kept)}.")
     if args.vacuum:
-        before = args.db.stat().st_size
+        before = db.stat().st_size
         store.vacuum()
-        print(f"Vacuumed {args.db}: {_megabytes(before)} → {_megabytes(args.db.stat().st_size)}.")
+        print(f"Vacuumed {db}: {_megabytes(before)} → {_megabytes(db.stat().st_size)}.")
     elif report.removed:
-        print(f"{_megabytes(store.free_bytes())} inside {args.db} is now free and will hold the "
+        print(f"{_megabytes(store.free_bytes())} inside {db} is now free and will hold the "
               "next runs; `--vacuum` returns it to the disk.")
     return 0
 
@@ -377,7 +344,7 @@ def _megabytes(size: int) -> str:
     return f"{size / 1_000_000:,.1f} MB"
 
 
-def cmd_demo(args: argparse.Namespace, environ: dict[str, str]) -> int:
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from segmentation.model import ModelConfig
     from segmentation.synthetic import generate_customers, write_customers
 
@@ -389,17 +356,56 @@ def cmd_demo(args: argparse.Namespace, environ: dict[str, str]) -> int:
     store = _open_store(db_path, create=True)
     print(f"2/4 refresh → {db_path}")
     run = refresh(store, data, config=ModelConfig(seed=args.seed), progress=_progress())
-    print(f"{refresh_summary(run, store)}\n")
-    overview = _answer_or_fail(store, answers.Request("overview"))
+    print(f"{terminal.refresh_summary(run, store)}\n")
+    overview = _answer_or_fail(store, answers.Request(RequestKind.OVERVIEW))
     print("3/4 answers, as segbot gives them in Slack:\n")
     _show(overview, out, answers.run_charts(store))
     first = store.list_segments(run.id)[0]
-    _show(_answer_or_fail(store, answers.Request("segment", str(first.segment_id))), out)
+    _show(_answer_or_fail(store, answers.Request(RequestKind.SEGMENT, str(first.segment_id))), out)
     customer_id = str(store.segment_members(first.segment_id, run.id, limit=1)
                       ["customer_id"].iloc[0])
-    _show(_answer_or_fail(store, answers.Request("customer", customer_id)), out)
+    _show(_answer_or_fail(store, answers.Request(RequestKind.CUSTOMER, customer_id)), out)
     print(f"\n4/4 charts are in {out}/. Next: `segbot segments --db {db_path}`, "
           f"`segbot ask \"/cluster 2\" --db {db_path}`, or the README's Slack set-up.")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """`segbot serve`: the bot until interrupted (Slack libraries load only here)."""
+    from bot.slack.server import serve
+
+    return serve(settings, port=args.port)
+
+
+def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
+    """`segbot digest [--post]`: print the current run's digest, or post it once."""
+    store = _open_store(settings.db_path)
+    if not args.post:
+        from bot.answers.digest import digest_answer
+
+        answer = digest_answer(store)
+        print(terminal.render_text(answer), end="")
+        for attachment in answer.charts + answer.files:
+            print(f"attached when posted: {attachment.filename} — {attachment.title}")
+        return 0
+    from bot.slack import digest_posts
+
+    try:
+        channel = digest_posts.digest_channel(settings)
+        outcome = digest_posts.post_digest(
+            store, digest_posts.digest_client(settings), channel,
+            include_movers=digest_posts.movers_allowed(settings, channel))
+    except digest_posts.DigestError as error:
+        raise CliError(str(error)) from error
+    print(outcome.detail)
+    return 0
+
+
+def cmd_schedule(args: argparse.Namespace, settings: Settings) -> int:
+    """`segbot schedule`: the next refresh times, and what the refresh reads and posts."""
+    from bot.jobs.scheduler import schedule_text
+
+    print(schedule_text(settings, args.count, utc_now()))
     return 0
 
 

@@ -219,7 +219,7 @@ def _default(value: T | None, default: T) -> T:
 
 
 def _crontab(raw: str) -> str:
-    from bot.cron import CRONTAB_FIELDS, crontab_trigger  # the scheduler's own parser
+    from bot.jobs.cron import CRONTAB_FIELDS, crontab_trigger  # the scheduler's own parser
 
     try:
         crontab_trigger(raw, ZoneInfo("UTC"))

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-DATA = Path(__file__).resolve().parent / "data"  # shipped fixtures: see tests/data/README.md
+ROOT = Path(__file__).resolve().parent.parent  # the checkout
+DATA = ROOT / "tests" / "data"  # shipped fixtures: see tests/data/README.md
 REFERENCE_CSV = DATA / "marketing_campaign.csv"
 ORDERS_CSV = DATA / "cdnow_transactions.csv"
 

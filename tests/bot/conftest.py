@@ -11,7 +11,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -20,15 +21,19 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk.signature import SignatureVerifier
 
-from bot.app import create_app
-from bot.delivery import Renderer, render
-from bot.refresh import refresh
-from bot.server import build_http_server
+from bot.answers.rendering import Renderer, render
+from bot.jobs.refresh import refresh
 from bot.settings import Settings, load_settings
-from bot.slack_api import TIMEOUT, build_web_client
+from bot.slack.app import create_app
+from bot.slack.server import build_http_server
+from bot.slack.web_api import TIMEOUT, build_web_client
+from segmentation.matching import movement_matrix
 from segmentation.model import ModelConfig
+from segmentation.result import SegmentMatch
+from storage.changes import RetiredSegment, RunChanges
 from storage.store import Store
 from tests.bot.fake_slack import FakeSlack
+from tests.storage.conftest import T0, make_result
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 ALICE, BOB = "U0ALICE", "U0BOB"
@@ -42,6 +47,37 @@ def published_db(tmp_path_factory: pytest.TempPathFactory, reference_csv: Path) 
     path = tmp_path_factory.mktemp("published") / "segbot.db"
     refresh(Store(path), reference_csv, config=ModelConfig())
     return path
+
+
+@pytest.fixture(scope="session")
+def two_run_db(published_db: Path, reference_csv: Path,
+               tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The published store refreshed once more, from the same table with another seed."""
+    path = copy_store(published_db, tmp_path_factory.mktemp("two-runs") / "segbot.db")
+    refresh(Store(path), reference_csv, config=ModelConfig(seed=2))
+    return path
+
+
+def two_runs(path: Path) -> Store:
+    """Run 1: customers 1000-1059 in segments 1-3. Run 2: 1010-1069; segment 3 is retired and
+    its 17 remaining customers form the new segment 4, "Bargain hunters"; 1000-1009 are gone and
+    1060-1069 new."""
+    store = Store(path)
+    first = make_result(n_customers=60, excluded=("X1",))
+    store.publish_run(first, started_at=T0, finished_at=T0 + timedelta(minutes=1),
+                      changes=RunChanges(None, tuple(SegmentMatch(s.segment_id, None, None)
+                                                     for s in first.segments)))
+    second = make_result(n_customers=60, first_id=1010, shift=1, excluded=("X1", "X2"))
+    second = second.with_segment_ids({1: 1, 2: 2, 3: 4})
+    second = replace(second, segments=tuple(
+        replace(s, name="Bargain hunters") if s.segment_id == 4 else s
+        for s in second.segments))
+    changes = RunChanges(1, (SegmentMatch(1, 1, 0.1), SegmentMatch(2, 2, 0.2),
+                             SegmentMatch(4, None, None)), (RetiredSegment(3, "A segment 3"),),
+                         movement_matrix(store.assignment_frame(1), second.assignments))
+    store.publish_run(second, started_at=T0 + timedelta(days=7),
+                      finished_at=T0 + timedelta(days=7, minutes=1), changes=changes)
+    return store
 
 
 @pytest.fixture

@@ -50,7 +50,9 @@ class FakeSlack:
         self._file_ids = iter(range(1, 1_000_000))
         self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # polled often, so that leaving the `with` block does not wait half a second
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.02}, daemon=True)
 
     # -- lifecycle ---------------------------------------------------------------------------
 

@@ -12,23 +12,16 @@ from bot.cli import main
 from storage.store import Store
 
 
-@pytest.fixture(scope="module")
-def published_db(tmp_path_factory, reference_csv) -> Path:
-    db = tmp_path_factory.mktemp("cli") / "segbot.db"
-    assert main(["refresh", "--data", str(reference_csv), "--db", str(db)], environ={}) == 0
-    return db
-
-
 def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
     code = main(args, environ={})
     out, err = capsys.readouterr()
     return code, out, err
 
 
-def test_refresh_summary_then_segments_lists_named_segments(published_db, capsys) -> None:
-    code, out, _ = run_cli(["segments", "--db", str(published_db)], capsys)
+def test_refresh_summary_then_segments_lists_named_segments(db_path, capsys) -> None:
+    code, out, _ = run_cli(["segments", "--db", str(db_path)], capsys)
     assert code == 0
-    store = Store(published_db)
+    store = Store(db_path)
     segments = store.list_segments()
     assert 3 <= len(segments) <= 8
     assert sum(s.size for s in segments) == store.current_run().rows_kept == 2236
@@ -36,49 +29,49 @@ def test_refresh_summary_then_segments_lists_named_segments(published_db, capsys
         assert f"{segment.segment_id} · {segment.name}" in out
 
 
-def test_customer_5524_shows_its_segment(published_db, capsys) -> None:
-    code, out, _ = run_cli(["customer", "5524", "--db", str(published_db)], capsys)
-    record = Store(published_db).get_customer("5524")
+def test_customer_5524_shows_its_segment(db_path, capsys) -> None:
+    code, out, _ = run_cli(["customer", "5524", "--db", str(db_path)], capsys)
+    record = Store(db_path).get_customer("5524")
     assert code == 0
     assert f"segment {record.segment_id} · {record.segment_name}" in out
     assert "58,138" in out  # the customer's income, as a marketer reads it
 
 
-def test_excluded_customer_says_why(published_db, capsys) -> None:
-    code, out, _ = run_cli(["customer", "9432", "--db", str(published_db)], capsys)
+def test_excluded_customer_says_why(db_path, capsys) -> None:
+    code, out, _ = run_cli(["customer", "9432", "--db", str(db_path)], capsys)
     assert code == 0
     assert "666,666" in out and "left out" in out
 
 
-def test_cluster_with_charts_and_export(published_db, tmp_path, capsys) -> None:
+def test_cluster_with_charts_and_export(db_path, tmp_path, capsys) -> None:
     export = tmp_path / "members.csv"
-    code, out, _ = run_cli(["cluster", "2", "--db", str(published_db), "--charts",
+    code, out, _ = run_cli(["cluster", "2", "--db", str(db_path), "--charts",
                             str(tmp_path), "--export", str(export)], capsys)
     assert code == 0
     assert "Recommended action" in out
     pngs = list(tmp_path.glob("*.png"))
     assert pngs and pngs[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     members = pd.read_csv(export)
-    assert len(members) == Store(published_db).get_segment(2).size
+    assert len(members) == Store(db_path).get_segment(2).size
     assert members.columns[0] == "customer_id"
-    entry = Store(published_db).audit_entries(limit=1)[0]  # exports are audited everywhere
+    entry = Store(db_path).audit_entries(limit=1)[0]  # exports are audited everywhere
     assert (entry.action, entry.subject, entry.channel, entry.destination) == (
         "export", "2", None, str(export.resolve()))
     assert entry.actor.startswith("cli:")
 
 
-def test_ask_for_an_export_writes_the_file_and_audits_it(published_db, tmp_path,
+def test_ask_for_an_export_writes_the_file_and_audits_it(db_path, tmp_path,
                                                          capsys) -> None:
-    code, out, _ = run_cli(["ask", "/cluster 3 export", "--db", str(published_db),
+    code, out, _ = run_cli(["ask", "/cluster 3 export", "--db", str(db_path),
                             "--charts", str(tmp_path)], capsys)
     [written] = tmp_path.glob("*.csv")
     assert code == 0 and f"file written: {written}" in out
-    entry = Store(published_db).audit_entries(limit=1)[0]
+    entry = Store(db_path).audit_entries(limit=1)[0]
     assert (entry.action, entry.subject, entry.destination) == ("export", "3", str(written))
 
 
-def test_ask_runs_the_slack_answer_code(published_db, tmp_path, capsys) -> None:
-    code, out, _ = run_cli(["ask", "/cluster 1", "--db", str(published_db), "--charts",
+def test_ask_runs_the_slack_answer_code(db_path, tmp_path, capsys) -> None:
+    code, out, _ = run_cli(["ask", "/cluster 1", "--db", str(db_path), "--charts",
                             str(tmp_path)], capsys)
     assert code == 0 and "Segment 1 ·" in out
     assert any(p.suffix == ".png" for p in tmp_path.iterdir())
@@ -110,15 +103,15 @@ BAD_INPUTS = {
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
 def test_bad_input_is_one_clear_line_exit_2_and_the_store_untouched(
-        case, published_db, tmp_path, capsys) -> None:
-    before = Store(published_db).list_runs()
-    args = BAD_INPUTS[case](tmp_path) + ["--db", str(published_db)]
+        case, db_path, tmp_path, capsys) -> None:
+    before = Store(db_path).list_runs()
+    args = BAD_INPUTS[case](tmp_path) + ["--db", str(db_path)]
     code, _, err = run_cli(args, capsys)
     assert code == 2
     lines = [line for line in err.strip().splitlines() if not line.startswith("[")]  # progress
     assert len(lines) == 1 and lines[0].startswith("segbot: error: "), err
     assert "Traceback" not in err
-    after = Store(published_db).list_runs()
+    after = Store(db_path).list_runs()
     assert [r.id for r in after] == [r.id for r in before]
 
 
@@ -156,10 +149,10 @@ def test_console_script_demo_runs_on_embedded_defaults(tmp_path) -> None:
     (["segments", "--db", "{db}", "--charts", "{tmp}/not-a-db.txt"], "exists"),
     (["sample", "--rows", "10", "--out", "{tmp}/y.xlsx"], "xlsx"),
 ])
-def test_paths_that_cannot_be_used_are_one_line_errors(args, message, published_db, tmp_path,
+def test_paths_that_cannot_be_used_are_one_line_errors(args, message, db_path, tmp_path,
                                                        reference_csv, capsys) -> None:
     (tmp_path / "not-a-db.txt").write_text("hello, this is not SQLite\n" * 100)
-    args = [a.format(tmp=tmp_path, db=published_db, data=reference_csv) for a in args]
+    args = [a.format(tmp=tmp_path, db=db_path, data=reference_csv) for a in args]
     code, _, err = run_cli(args, capsys)
     lines = [line for line in err.strip().splitlines() if not line.startswith("[")]
     assert code == 2 and len(lines) == 1 and message in lines[0], err
@@ -206,12 +199,12 @@ def test_prune_keeps_the_newest_runs_and_vacuum_shrinks_the_file(tmp_path, capsy
 
 
 @pytest.mark.parametrize("keep", ["1", "0", "-1"])
-def test_prune_refuses_to_keep_fewer_than_two_runs(keep, published_db, capsys) -> None:
+def test_prune_refuses_to_keep_fewer_than_two_runs(keep, db_path, capsys) -> None:
     with pytest.raises(SystemExit) as exit_:
-        main(["prune", "--keep", keep, "--db", str(published_db)], environ={})
+        main(["prune", "--keep", keep, "--db", str(db_path)], environ={})
     assert exit_.value.code == 2
     assert f"keep at least 2 runs (got {keep})" in capsys.readouterr().err
-    assert len(Store(published_db).list_runs()) >= 1
+    assert len(Store(db_path).list_runs()) >= 1
 
 
 @pytest.mark.parametrize("args, message", [
@@ -220,8 +213,8 @@ def test_prune_refuses_to_keep_fewer_than_two_runs(keep, published_db, capsys) -
     (["segments", "--charts", "/proc/segbot-charts"],
      "--charts /proc/segbot-charts: cannot create the folder"),
 ])
-def test_argument_errors_come_before_any_answer(args, message, published_db, capsys) -> None:
-    code, out, err = run_cli([*args, "--db", str(published_db)], capsys)
+def test_argument_errors_come_before_any_answer(args, message, db_path, capsys) -> None:
+    code, out, err = run_cli([*args, "--db", str(db_path)], capsys)
     assert code == 2 and out == ""
     assert err == f"segbot: error: {err.removeprefix('segbot: error: ')}" and message in err
 

@@ -1,0 +1,243 @@
+"""The answers segbot gives, built from the store: shared by Slack and the terminal."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import assert_never
+
+from bot.answers import comparison
+from bot.answers.csv_files import csv_bytes
+from bot.answers.parts import Answer, Attachment, Button, ButtonAction, Chart, ChartKind, Section
+from bot.answers.requests import HELP_TEXT, Request, RequestKind
+from segmentation.naming import format_value
+from segmentation.result import FeatureStat, SegmentProfile
+from storage.errors import NoPublishedRun, NotFound
+from storage.records import CustomerRecord, RunRecord
+from storage.store import Store
+
+DISTANCE_DECIMALS = 3  # an export's distance to the segment centre, as a ranking aid
+
+
+def answer(store: Store, request: Request) -> Answer:
+    """The answer to a parsed request; store errors become friendly answers."""
+    try:
+        return _build(store, request)
+    except NoPublishedRun:
+        return no_run_answer()
+    except NotFound as error:
+        return error_answer(str(error))
+
+
+def _build(store: Store, request: Request) -> Answer:
+    match request.kind:
+        case RequestKind.HELP:
+            return Answer("segbot help", (Section(HELP_TEXT),))
+        case RequestKind.OVERVIEW:
+            return overview_answer(store)
+        case RequestKind.SEGMENT:
+            return segment_answer(store, int(request.argument))
+        case RequestKind.EXPORT:
+            return export_answer(store, int(request.argument))
+        case RequestKind.CUSTOMER:
+            return customer_answer(store, request.argument)
+        case RequestKind.CHANGES:
+            return changes_answer(store)
+        case _:
+            assert_never(request.kind)
+
+
+def error_answer(message: str) -> Answer:
+    return Answer("segbot", (Section(message),), is_error=True)
+
+
+def no_run_answer() -> Answer:
+    return error_answer("No segments yet: nobody has run a refresh. Run "
+                        "`segbot refresh --data customers.csv` on the bot's machine, or wait "
+                        "for the scheduled refresh.")
+
+
+def _require_run(store: Store) -> RunRecord:
+    run = store.current_run()
+    if run is None:
+        raise NoPublishedRun("no published run")
+    return run
+
+
+def run_context(run: RunRecord) -> str:
+    """Where the numbers come from: run, date, rows, k and silhouette."""
+    quality = f" · silhouette {run.silhouette:.2f}" if run.silhouette is not None else ""
+    data = f" · data as of {run.as_of}" if run.as_of else ""
+    return (f"Run {run.id} · refreshed {run.finished_at:%Y-%m-%d %H:%M} UTC{data} · "
+            f"{run.rows_kept:,} customers ({run.rows_dropped:,} left out in cleaning) · "
+            f"k={run.k}{quality}")
+
+
+def key_features(segments: Sequence[SegmentProfile], count: int = 3) -> list[str]:
+    """The features that differ most between segments: shown for every segment alike."""
+    strength: dict[str, float] = {}
+    for segment in segments:
+        for rank, feature in enumerate(segment.distinguishing[:count]):
+            strength[feature] = strength.get(feature, 0.0) + count - rank
+    return sorted(strength, key=lambda f: -strength[f])[:count]
+
+
+def overview_answer(store: Store) -> Answer:
+    run = _require_run(store)
+    segments = store.list_segments(run.id)
+    keys = key_features(segments)
+    sections = [Section(f"*{len(segments)} segments* from {run.rows_kept:,} customers. "
+                        f"{run.k_reason}")]
+    for segment in segments:
+        metrics = " · ".join(f"{stat.label} {format_value(feature, stat.mean)}"
+                             for feature in keys if (stat := segment.stat(feature)))
+        sections.append(Section(
+            f"*{segment.segment_id} · {segment.name}* — {segment.share:.0%} "
+            f"({segment.size:,})\n{metrics}",
+            button=Button("Profile", ButtonAction.PROFILE, str(segment.segment_id))))
+    chart = Attachment(f"segments-run{run.id}.png",
+                       f"Segments of run {run.id}: sizes and profiles",
+                       Chart(ChartKind.OVERVIEW, (segments,)))
+    return Answer(f"Customer segments — run {run.id}", tuple(sections), run_context(run),
+                  charts=(chart,), in_channel=True)
+
+
+def segment_answer(store: Store, segment_id: int) -> Answer:
+    run = _require_run(store)
+    segment = store.get_segment(segment_id, run.id)
+    top = [segment.stat(f) for f in segment.distinguishing[:6]]
+    fields = tuple(_versus_population(s) for s in top if s)
+    mix = "; ".join(_top_category(name, shares) for name, shares in segment.categories.items()
+                    if shares)
+    sections = [
+        Section(segment.description),
+        Section(f"*Recommended action:* {segment.action}"),
+        Section("*What sets them apart* (segment vs all customers; index 100 = average)",
+                fields=fields),
+    ]
+    if mix:
+        sections.append(Section(f"*Most common:* {mix}"))
+    sections.append(Section(f"Export the {segment.size:,} customers for a campaign tool.",
+                            button=Button("Export CSV", ButtonAction.EXPORT,
+                                          str(segment.segment_id))))
+    chart = Attachment(f"segment-{segment.segment_id}-run{run.id}.png",
+                       f"Segment {segment.segment_id} · {segment.name} vs the average customer",
+                       Chart(ChartKind.PROFILE, (segment,)))
+    return Answer(f"Segment {segment.segment_id} · {segment.name}", tuple(sections),
+                  run_context(run), charts=(chart,), in_channel=True)
+
+
+def _versus_population(stat: FeatureStat) -> str:
+    index = f" (index {stat.index:.0f})" if stat.index is not None else ""
+    return (f"*{stat.label}*\n{format_value(stat.feature, stat.mean)} vs "
+            f"{format_value(stat.feature, stat.population_mean)}{index}")
+
+
+def _top_category(name: str, shares: dict[str, float]) -> str:
+    label, share = max(shares.items(), key=lambda item: item[1])
+    return f"{name.replace('_', ' ').lower()} {label} ({share:.0%})"
+
+
+def export_answer(store: Store, segment_id: int) -> Answer:
+    run = _require_run(store)
+    segment = store.get_segment(segment_id, run.id)
+    slug = re.sub(r"[^a-z0-9]+", "-", segment.name.lower()).strip("-")[:60]
+    csv_file = Attachment(
+        f"segment-{segment_id}-{slug}-run{run.id}.csv",
+        f"Segment {segment_id} · {segment.name}: {segment.size:,} customers",
+        lambda: csv_bytes(store.segment_members(segment_id, run.id),
+                          decimals={"distance": DISTANCE_DECIMALS}))
+    return Answer(f"Export of segment {segment_id} · {segment.name}",
+                  (Section(f"CSV of the {segment.size:,} customers of segment {segment_id}, "
+                           "most typical first, with the attributes segbot shows."),),
+                  run_context(run), files=(csv_file,))
+
+
+def customer_answer(store: Store, customer_id: str) -> Answer:
+    record = store.get_customer(customer_id)
+    run = store.get_run(record.run_id)  # the run the record was read from, even mid-publish
+    if record.excluded_reason or record.segment_id is None:
+        return Answer(f"Customer {record.customer_id}", (Section(
+            f"Customer {record.customer_id} was left out of the latest run during cleaning: "
+            f"{record.excluded_reason}."),) + _history_sections(record), run_context(run))
+    segment = store.get_segment(record.segment_id, run.id)
+    sections = (Section(f"In *segment {segment.segment_id} · {segment.name}*.\n"
+                        f"{segment.action}"),
+                Section("*This customer vs their segment's average*",
+                        fields=_customer_fields(record, segment)),
+                *_history_sections(record))
+    chart = Attachment(f"customer-{_safe(record.customer_id)}-run{run.id}.png",
+                       f"Customer {record.customer_id} vs segment {segment.segment_id}",
+                       Chart(ChartKind.CUSTOMER,
+                             (record.customer_id, record.attributes, segment)))
+    return Answer(f"Customer {record.customer_id} · segment {segment.segment_id}", sections,
+                  run_context(run), charts=(chart,))
+
+
+def _customer_fields(record: CustomerRecord, segment: SegmentProfile) -> tuple[str, ...]:
+    """What sets the segment apart first, then the rest; Slack shows ten fields at most."""
+    rank = {feature: i for i, feature in enumerate(segment.distinguishing)}
+    ordered = sorted(record.attributes.items(), key=lambda item: rank.get(item[0], len(rank)))
+    fields = []
+    for feature, value in ordered:
+        stat = segment.stat(feature)
+        if stat is not None:
+            fields.append(f"*{stat.label}*\n{format_value(feature, value)} "
+                          f"(segment {format_value(feature, stat.mean)})")
+        else:
+            fields.append(f"*{feature.replace('_', ' ')}*\n{format_value(feature, value)}")
+    return tuple(fields[:10])
+
+
+def _history_sections(record: CustomerRecord) -> tuple[Section, ...]:
+    if len(record.history) < 2:
+        return ()
+    steps = " · ".join(f"run {h.run_id}: {h.segment_id} {h.segment_name}"
+                       for h in record.history[:6])
+    return (Section(f"*Segment history* (newest first): {steps}"),)
+
+
+def changes_answer(store: Store) -> Answer:
+    """Who moved between segments from the previous run to the current one, with a chart."""
+    cmp = comparison.load_comparison(store)
+    run = cmp.run
+    if cmp.previous is None:
+        return Answer("Changes since the previous run", (Section(
+            f"Run {run.id} is the first run, so there is nothing to compare with yet. After "
+            "the next refresh this shows who moved between segments."),), run_context(run),
+            in_channel=True)
+    title = f"Changes from run {cmp.previous.id} to run {run.id}"
+    if not cmp.has_movement:
+        return Answer(title, (Section(
+            f"Movement between run {cmp.previous.id} and run {run.id} was not recorded "
+            "(run published before segbot tracked it)."),), run_context(run), in_channel=True)
+    moves = comparison.biggest_moves(cmp, limit=8)
+    sections = [Section(comparison.flow_summary(cmp)),
+                Section("*Biggest movements*\n" + "\n".join(f"• {m}" for m in moves)
+                        if moves else "Nobody changed segment.")]
+    for heading, lines in (("New segments", comparison.new_segment_lines(cmp)),
+                           ("Retired segments", comparison.retired_lines(cmp))):
+        if lines:
+            sections.append(Section(f"*{heading}*\n" + "\n".join(f"• {line}" for line in lines)))
+    chart = Attachment(f"migration-run{cmp.previous.id}-to-run{run.id}.png",
+                       f"Where customers moved between run {cmp.previous.id} and run {run.id}",
+                       Chart(ChartKind.MIGRATION, (comparison.migration_matrix(cmp),)))
+    return Answer(title, tuple(sections), run_context(run), charts=(chart,), in_channel=True)
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)[:64]
+
+
+def run_charts(store: Store) -> tuple[Attachment, ...]:
+    """Charts about the run itself: the elbow evidence, sizes, and the PCA scatter."""
+    run = _require_run(store)
+    segments = store.list_segments(run.id)
+    return (
+        Attachment(f"elbow-run{run.id}.png", "How k was chosen",
+                   Chart(ChartKind.ELBOW, (run.elbow,))),
+        Attachment(f"sizes-run{run.id}.png", "Customers per segment",
+                   Chart(ChartKind.SIZES, (segments,))),
+        Attachment(f"scatter-run{run.id}.png", "Customers on the two main axes",
+                   Chart(ChartKind.SCATTER, (store.projection(run.id), segments))),
+    )

@@ -1,0 +1,80 @@
+"""Answers and runs as plain terminal text."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+
+from bot.answers.parts import Answer, Attachment
+from storage.records import RunRecord
+from storage.store import Store
+
+_BOLD = re.compile(r"\*([^*\n]+)\*")
+_CODE = re.compile(r"`([^`\n]+)`")
+
+
+def plain(text: str) -> str:
+    """Slack mrkdwn to plain text: *bold* and `code` lose their marks."""
+    return _CODE.sub(r"\1", _BOLD.sub(r"\1", text))
+
+
+def render_text(answer: Answer) -> str:
+    """The answer as it reads in a terminal: title, paragraphs, fields in columns."""
+    lines = [answer.title, "=" * min(len(answer.title), 78)]
+    for section in answer.sections:
+        lines.append(plain(section.text))
+        for field in section.fields:
+            label, _, value = plain(field).partition("\n")
+            lines.append(f"  {label:<28} {value}")
+        lines.append("")
+    if answer.context:
+        lines.extend(textwrap.wrap(answer.context, 100))
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_attachments(attachments: tuple[Attachment, ...], folder: Path) -> list[Path]:
+    """Render each attachment into `folder`; return the paths written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for attachment in attachments:
+        path = folder / attachment.filename
+        path.write_bytes(attachment.render())
+        written.append(path)
+    return written
+
+
+def refresh_summary(run: RunRecord, store: Store) -> str:
+    """What a refresh did: rows kept and dropped and why, k and why, the segments."""
+    lines = [f"Run {run.id} published from {run.source}",
+             f"  rows: {run.rows_in:,} read, {run.rows_kept:,} kept, {run.rows_dropped:,} dropped"]
+    lines.extend(schema_summary(run))
+    if run.cleaning.steps:
+        lines.append("  cleaning:")
+    for step in run.cleaning.steps:
+        where = f"{step.column}: " if step.column else ""
+        lines.append(f"    - {where}{step.action} ×{step.count:,} — {step.reason}")
+    quality = f" (silhouette {run.silhouette:.2f})" if run.silhouette is not None else ""
+    lines.append(f"  k = {run.k}{quality}: {run.k_reason}")
+    lines.append("  segments:")
+    for segment in store.list_segments(run.id):
+        lines.append(f"    {segment.segment_id:>2} · {segment.name} — {segment.size:,} "
+                     f"({segment.share:.0%})")
+    return "\n".join(lines)
+
+
+def schema_summary(run: RunRecord) -> list[str]:
+    """The column decisions a user should check: id, what was clustered on, what was dropped."""
+    by_role: dict[str, list[str]] = {}
+    for decision in run.columns:
+        by_role.setdefault(decision.role, []).append(decision.column)
+    dropped = [f"{d.column} ({d.reason})" for d in run.columns if d.role == "dropped"]
+    lines = [f"  id: {', '.join(by_role.get('id', ['?']))}",
+             f"  clustered on: {', '.join(run.features)}"]
+    if by_role.get("categorical"):
+        lines.append(f"  categories: {', '.join(by_role['categorical'])}")
+    if by_role.get("date"):
+        lines.append(f"  dates (as days before {run.as_of}): {', '.join(by_role['date'])}")
+    if dropped:
+        lines.append(f"  columns not used: {'; '.join(dropped)}")
+    return lines

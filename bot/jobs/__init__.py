@@ -1,0 +1,1 @@
+"""Work that runs in the background: the scheduled refresh, its cron, chart processes."""

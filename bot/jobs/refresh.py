@@ -1,0 +1,121 @@
+"""A refresh: load the customer table, segment it, continue the previous run, publish.
+
+Segments keep their ids and names from run to run (`segmentation.matching`), and the
+movement of customers between the previous run and this one is published with the run, in
+one transaction. Only one refresh of a store runs at a time, across processes: a second one
+is refused at once rather than queued behind a run that can take minutes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.clock import Clock, utc_now
+from segmentation.loading import load_table
+from segmentation.matching import match_segments, movement_matrix
+from segmentation.result import SegmentationResult
+from segmentation.schema import SchemaOverrides
+from storage.changes import RetiredSegment, RunChanges
+from storage.records import RunRecord
+from storage.store import Store
+
+if TYPE_CHECKING:  # the engine (scikit-learn, ~1.2 s to import) loads on the first refresh,
+    # so `segbot customer` and the other read commands start without it
+    from segmentation.engine import Progress
+    from segmentation.model import ModelConfig
+
+LOCK_SUFFIX = ".refresh.lock"
+
+
+class RefreshInProgress(Exception):
+    """Another refresh of the same store is running; this one was refused and changed nothing."""
+
+
+
+def refresh(store: Store, data: Path, *, config: ModelConfig,
+            overrides: SchemaOverrides | None = None, now: Clock = utc_now,
+            progress: Progress = lambda _: None) -> RunRecord:
+    """Segment the table at `data` and publish it as the current run, all or nothing.
+
+    Raises `RefreshInProgress` at once if another refresh of `store` is running.
+    """
+    from segmentation.engine import segment_customers
+
+    with refresh_lock(store.path, now=now):
+        started = now()
+        previous = store.current_run()
+        progress(f"reading {data}")
+        raw = load_table(data)
+        result = segment_customers(raw, source=str(data), config=keep_k(config, previous),
+                                   overrides=overrides, progress=progress)
+        if previous is not None:
+            progress(f"matching segments to run {previous.id}")
+        matched, changes = continue_run(store, result, previous)
+        progress(f"publishing {len(matched.assignments):,} assignments")
+        run_id = store.publish_run(matched, started_at=started, finished_at=now(),
+                                   changes=changes)
+        return store.get_run(run_id)
+
+
+def keep_k(config: ModelConfig, previous: RunRecord | None) -> ModelConfig:
+    """The config with the previous run's k to keep while it is still at the elbow."""
+    if previous is None or config.k is not None or config.previous_k is not None:
+        return config
+    return replace(config, previous_k=previous.k)
+
+
+def continue_run(store: Store, result: SegmentationResult,
+                 previous: RunRecord | None) -> tuple[SegmentationResult, RunChanges]:
+    """`result` with the previous run's ids and names, and how it differs from that run."""
+    if previous is None:
+        matching = match_segments(result, (), store.next_segment_id())
+        return matching.result, RunChanges(None, matching.matches)
+    segments = store.list_segments(previous.id)
+    matching = match_segments(result, segments, store.next_segment_id())
+    names = {segment.segment_id: segment.name for segment in segments}
+    movement = movement_matrix(store.assignment_frame(previous.id),
+                               matching.result.assignments)
+    return matching.result, RunChanges(
+        previous.id, matching.matches,
+        tuple(RetiredSegment(segment_id, names[segment_id]) for segment_id in matching.retired),
+        movement)
+
+
+def lock_path(db_path: Path) -> Path:
+    """The file whose lock marks a refresh of the store at `db_path` as running."""
+    return db_path.with_name(db_path.name + LOCK_SUFFIX)
+
+
+@contextmanager
+def refresh_lock(db_path: Path, *, now: Clock = utc_now) -> Iterator[None]:
+    """Hold the store's refresh lock, or raise `RefreshInProgress` without waiting.
+
+    `flock` is released by the kernel when its holder exits, however it exits, so a crashed
+    refresh never leaves the store locked. The file itself stays: deleting a lock file
+    races with the next process opening it.
+    """
+    path = lock_path(db_path)
+    handle = path.open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        holder = path.read_text(encoding="utf-8").strip() or "holder unknown"
+        raise RefreshInProgress(
+            f"a refresh of {db_path} is already running ({holder}); nothing was changed. "
+            "Try again when it has finished.") from None
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}, started {now():%Y-%m-%d %H:%M:%S %Z}".strip())
+        handle.flush()
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()

@@ -1,0 +1,1 @@
+"""The Slack side: the Bolt app, its listeners, replies, the digest post and the server."""

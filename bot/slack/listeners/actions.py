@@ -1,0 +1,37 @@
+"""The buttons on answers: "Profile" under each segment, "Export CSV" under a segment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.answers.parts import ButtonAction
+from bot.slack.handling import Deps, answer_command
+from bot.slack.replies import Target
+
+
+def register(app: App, deps: Deps) -> None:
+    def on_profile(ack: Ack, body: dict[str, Any], action: dict[str, Any],
+                   client: WebClient) -> None:
+        ack()
+        answer_command(deps, client, button_target(body), "cluster", action.get("value", ""))
+
+    def on_export(ack: Ack, body: dict[str, Any], action: dict[str, Any],
+                  client: WebClient) -> None:
+        ack()
+        answer_command(deps, client, button_target(body), "cluster",
+                       f"{action.get('value', '')} export")
+
+    app.action(ButtonAction.PROFILE.value)(on_profile)
+    app.action(ButtonAction.EXPORT.value)(on_export)
+
+
+def button_target(body: dict[str, Any]) -> Target:
+    """Who clicked, where: a click answers like the command it saves typing."""
+    channel = body.get("channel") or {}
+    return Target(user_id=body["user"]["id"],
+                  channel_id=channel.get("id") or body["container"]["channel_id"],
+                  response_url=body["response_url"], from_button=True,
+                  channel_name=channel.get("name", ""))

@@ -1,0 +1,31 @@
+"""The one error handler: an unexpected failure is logged and the user told, never silence."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App
+
+from bot.slack.handling import Deps
+from bot.slack.replies import notice
+from bot.slack.web_api import ResponseUrl
+
+SORRY = ("Sorry, something went wrong while answering; it has been logged. "
+         "Try again in a minute, or `/segments help`.")
+
+
+def register(app: App, deps: Deps) -> None:
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any], logger: logging.Logger) -> None:
+        logger.error("segbot failed to answer %s", _describe(body), exc_info=error)
+        response_url = body.get("response_url")
+        if response_url:
+            ResponseUrl(response_url).post(notice(SORRY, from_button="actions" in body))
+
+
+def _describe(body: dict[str, Any]) -> str:
+    """The request, without its customer-level text, for the log."""
+    if "command" in body:
+        return f"{body['command']} from {body.get('user_id')} in {body.get('channel_id')}"
+    return f"{body.get('type')} from {(body.get('user') or {}).get('id')}"
