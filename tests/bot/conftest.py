@@ -219,7 +219,7 @@ def running_bot(slack: FakeSlack, db: Path, *, renderer: Renderer = render,
     try:
         yield RunningBot(f"http://127.0.0.1:{sock.getsockname()[1]}", slack, store, settings)
     finally:
-        slack.settle(quiet=0.2)  # answers still in flight land before Slack "goes away"
+        slack.settle(quiet=0.1)  # answers still in flight land before Slack "goes away"
         server.should_exit = True
         thread.join(timeout=5)
 

@@ -129,6 +129,7 @@ def test_sample_writes_reference_schema(tmp_path, capsys, reference_csv) -> None
     assert len(sample) == 300
 
 
+@pytest.mark.slow  # a real process, as a new user runs it
 def test_console_script_demo_runs_on_embedded_defaults(tmp_path) -> None:
     segbot = Path(sys.executable).with_name("segbot")
     completed = subprocess.run([str(segbot), "demo", "--rows", "3000"], cwd=tmp_path,

@@ -151,6 +151,7 @@ def test_customer_is_private_and_its_chart_goes_to_a_direct_message(
         ALICE, "customer", "5524", True)
 
 
+@pytest.mark.slow
 def test_ack_is_immediate_even_when_charts_are_slow(serve_bot: BotFactory) -> None:
     first = threading.Lock()
 
@@ -180,7 +181,7 @@ def test_forged_requests_get_401_and_no_answer(serve_bot: BotFactory, forge: str
     else:
         reply = bot.command("/cluster", "", tamper=True)
     assert reply.status == 401
-    time.sleep(0.5)
+    time.sleep(0.2)  # Bolt refuses before any listener runs: nothing may follow
     assert bot.slack.calls == []
 
 
@@ -224,7 +225,7 @@ def test_bad_input_gets_an_ephemeral_usage_answer(shared_bot: RunningBot, comman
         assert "99" in said and listed, said
     else:
         assert expected in said, said
-    bot.slack.settle(quiet=0.3)
+    bot.slack.settle(quiet=0.15)  # a private chart would open the DM at once
     assert uploads(bot.slack) == []
     assert bot.store.segment_members(1).shape[0] > 0  # nothing was dropped
 
@@ -311,6 +312,7 @@ def test_a_forged_button_value_gets_usage_not_a_crash(shared_bot: RunningBot) ->
     assert "Usage" in text_of(message) and message["response_type"] == "ephemeral"
 
 
+@pytest.mark.slow
 def test_rate_limited_upload_is_retried_after_retry_after(serve_bot: BotFactory) -> None:
     bot = serve_bot()
     bot.slack.fail("files.completeUploadExternal", "429")
@@ -323,6 +325,7 @@ def test_rate_limited_upload_is_retried_after_retry_after(serve_bot: BotFactory)
     assert len(bot.answers(reply)) == 1  # nothing to report: it worked
 
 
+@pytest.mark.slow
 def test_server_errors_are_retried_then_reported(serve_bot: BotFactory) -> None:
     bot = serve_bot()
     bot.slack.fail("files.getUploadURLExternal", "500")  # one 500: the retry succeeds
@@ -350,6 +353,7 @@ def test_not_in_channel_still_answers_and_says_how_to_invite(serve_bot: BotFacto
     assert again.status == 200 and len(bot.answers(again)) == 1
 
 
+@pytest.mark.slow
 def test_rate_limited_response_url_is_retried(serve_bot: BotFactory) -> None:
     bot = serve_bot()
     bot.slack.fail("response", "429")
@@ -373,7 +377,7 @@ def test_an_unexpected_failure_is_reported_and_the_bot_keeps_serving(
 def test_store_is_read_not_refitted(serve_bot: BotFactory, db_path: Path) -> None:
     bot = serve_bot()
     bot.answers(bot.command("/segments"))
-    bot.slack.settle()
+    bot.slack.settle(quiet=0.2)
     assert [run.id for run in Store(db_path).list_runs()] == [1]
 
 

@@ -90,6 +90,7 @@ def socket_slack(slack: FakeSlack) -> Iterator[FakeSocketModeSlack]:
     fake.server.shutdown()
 
 
+@pytest.mark.slow
 def test_commands_arrive_and_are_answered_over_socket_mode(
         slack: FakeSlack, socket_slack: FakeSocketModeSlack, db_path: Path) -> None:
     settings = load_settings({"SLACK_BOT_TOKEN": "xoxb-test-token", "SLACK_APP_TOKEN": APP_TOKEN,

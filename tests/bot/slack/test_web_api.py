@@ -42,7 +42,7 @@ def client_for(fake: FakeSlack):
     return build_web_client("xoxb-test", fake.api_url, timeout=1)
 
 
-@pytest.mark.parametrize("mode", ["500", "503", "timeout", "reset"])
+@pytest.mark.parametrize("mode", ["500", "503", pytest.param("timeout", marks=pytest.mark.slow), "reset"])
 def test_a_message_that_may_have_been_posted_is_never_posted_again(
         fake: FakeSlack, mode: str) -> None:
     fake.fail("chat.postMessage", mode)
@@ -52,6 +52,7 @@ def test_a_message_that_may_have_been_posted_is_never_posted_again(
     assert len(fake.named("api", "chat.postMessage")) == 1
 
 
+@pytest.mark.slow  # waits out Retry-After, a timeout or the retry back-off
 def test_a_rate_limited_message_is_posted_after_retry_after(fake: FakeSlack) -> None:
     fake.fail("chat.postMessage", "429")
     client_for(fake).chat_postMessage(channel=CHANNEL, text="hi")
@@ -79,7 +80,7 @@ def test_bytes_refused_for_good_are_not_sent_again_and_nothing_is_shared(
     assert not fake.named("api", "files.completeUploadExternal")
 
 
-@pytest.mark.parametrize("mode", ["500", "timeout", "reset"])
+@pytest.mark.parametrize("mode", ["500", pytest.param("timeout", marks=pytest.mark.slow), "reset"])
 def test_sharing_the_files_is_not_repeated_once_slack_may_have_done_it(
         fake: FakeSlack, mode: str) -> None:
     fake.fail("files.completeUploadExternal", mode)
@@ -89,7 +90,7 @@ def test_sharing_the_files_is_not_repeated_once_slack_may_have_done_it(
 
 
 @pytest.mark.parametrize(("mode", "outcome"), [
-    (None, Posted.DELIVERED), ("500", Posted.UNKNOWN), ("timeout", Posted.UNKNOWN),
+    (None, Posted.DELIVERED), ("500", Posted.UNKNOWN), pytest.param("timeout", Posted.UNKNOWN, marks=pytest.mark.slow),
     ("reset", Posted.UNKNOWN)])
 def test_a_response_url_post_is_sent_once(fake: FakeSlack, mode: str | None,
                                           outcome: Posted) -> None:
@@ -99,6 +100,7 @@ def test_a_response_url_post_is_sent_once(fake: FakeSlack, mode: str | None,
     assert len(fake.named("response", "r1")) == 1
 
 
+@pytest.mark.slow  # waits out Retry-After, a timeout or the retry back-off
 def test_a_rate_limited_response_url_post_is_repeated(fake: FakeSlack) -> None:
     fake.fail("response", "429")
     assert ResponseUrl(fake.response_url("r1"), timeout=1).post({"text": "hi"}) is \
@@ -106,6 +108,7 @@ def test_a_rate_limited_response_url_post_is_repeated(fake: FakeSlack) -> None:
     assert len(fake.named("response", "r1")) == 2
 
 
+@pytest.mark.slow  # waits out Retry-After, a timeout or the retry back-off
 def test_a_connection_never_opened_is_known_not_to_have_posted() -> None:
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
