@@ -116,10 +116,10 @@ def test_movement_from_an_empty_run_counts_everyone_as_new() -> None:
     assert gone.values.tolist() == [["1", "gone", 2], ["2", "gone", 1]]
 
 
-def test_a_kept_name_must_still_describe_the_segment(reference_csv) -> None:
+def test_a_kept_name_must_still_describe_the_segment(reference_result) -> None:
     from segmentation.naming import name_still_fits
 
-    first = segment_customers(load_table(reference_csv), source="ref")
+    first = reference_result
     other = segment_customers(generate_customers(5000, seed=9), source="synthetic",
                               config=ModelConfig(previous_k=first.k))
     matched = match_segments(other, first.segments, next_free_id=first.k + 1)

@@ -59,10 +59,8 @@ def test_same_input_and_seed_give_identical_assignments(reference_csv) -> None:
     assert [s.name for s in first.segments] == [s.name for s in second.segments]
 
 
-def test_reference_table_gives_three_to_eight_named_segments(reference_csv) -> None:
-    from segmentation.loading import load_table
-
-    result = segment_customers(load_table(reference_csv), source="ref")
+def test_reference_table_gives_three_to_eight_named_segments(reference_result) -> None:
+    result = reference_result
     assert 3 <= result.k <= 8
     assert sum(s.size for s in result.segments) == result.cleaning.rows_kept == 2236
     assert len({s.name for s in result.segments}) == result.k

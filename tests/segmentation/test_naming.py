@@ -8,11 +8,9 @@ from segmentation.naming import format_value, unique_names
 from segmentation.synthetic import generate_customers
 
 
-def test_recent_buyers_are_never_called_lapsed(reference_csv) -> None:
-    from segmentation.loading import load_table
-
-    for frame in (load_table(reference_csv), generate_customers(6000, seed=4)):
-        result = segment_customers(frame, source="t")
+def test_recent_buyers_are_never_called_lapsed(reference_result) -> None:
+    synthetic = segment_customers(generate_customers(6000, seed=4), source="t")
+    for result in (reference_result, synthetic):
         for segment in result.segments:
             recency = segment.stat("Recency")
             if "Lapsed" in segment.name:

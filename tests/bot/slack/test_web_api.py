@@ -28,6 +28,7 @@ from bot.slack.web_api import (
 from tests.bot.fake_slack import FakeSlack
 
 CHANNEL = "C0MARKET"
+TIMED_OUT = pytest.param("timeout", marks=pytest.mark.slow)  # waits out the client's timeout
 FILE = Upload(b"a,b\n1,2\n", "export.csv", "Segment 2", "Segment 2")
 
 
@@ -42,7 +43,7 @@ def client_for(fake: FakeSlack):
     return build_web_client("xoxb-test", fake.api_url, timeout=1)
 
 
-@pytest.mark.parametrize("mode", ["500", "503", pytest.param("timeout", marks=pytest.mark.slow), "reset"])
+@pytest.mark.parametrize("mode", ["500", "503", TIMED_OUT, "reset"])
 def test_a_message_that_may_have_been_posted_is_never_posted_again(
         fake: FakeSlack, mode: str) -> None:
     fake.fail("chat.postMessage", mode)
@@ -80,7 +81,7 @@ def test_bytes_refused_for_good_are_not_sent_again_and_nothing_is_shared(
     assert not fake.named("api", "files.completeUploadExternal")
 
 
-@pytest.mark.parametrize("mode", ["500", pytest.param("timeout", marks=pytest.mark.slow), "reset"])
+@pytest.mark.parametrize("mode", ["500", TIMED_OUT, "reset"])
 def test_sharing_the_files_is_not_repeated_once_slack_may_have_done_it(
         fake: FakeSlack, mode: str) -> None:
     fake.fail("files.completeUploadExternal", mode)
@@ -90,8 +91,8 @@ def test_sharing_the_files_is_not_repeated_once_slack_may_have_done_it(
 
 
 @pytest.mark.parametrize(("mode", "outcome"), [
-    (None, Posted.DELIVERED), ("500", Posted.UNKNOWN), pytest.param("timeout", Posted.UNKNOWN, marks=pytest.mark.slow),
-    ("reset", Posted.UNKNOWN)])
+    (None, Posted.DELIVERED), ("500", Posted.UNKNOWN),
+    pytest.param("timeout", Posted.UNKNOWN, marks=pytest.mark.slow), ("reset", Posted.UNKNOWN)])
 def test_a_response_url_post_is_sent_once(fake: FakeSlack, mode: str | None,
                                           outcome: Posted) -> None:
     if mode:
