@@ -36,6 +36,7 @@ from bot.settings import Settings, load_settings
 from bot.slack.replies import build_web_client
 from segmentation.model import ModelConfig
 from segmentation.synthetic import generate_customers, write_customers
+from storage.deliveries import DeliveryStatus
 from storage.store import Store
 from tests.bot.conftest import PNG_MAGIC
 from tests.bot.fake_slack import FakeSlack
@@ -152,13 +153,15 @@ def test_a_digest_that_failed_is_posted_at_the_next_scheduled_slot(
     fake.fail("chat.postMessage", "not_in_channel")  # the bot had not been invited yet
 
     job()
-    assert posted_texts(fake) == [] and store.get_delivery(1, CHANNEL).status == "failed"
+    assert posted_texts(fake) == []
+    assert store.get_delivery(1, CHANNEL).status == DeliveryStatus.FAILED
     clock.moment += timedelta(days=7)
     job()  # next Monday, without a restart
 
     assert posted_texts(fake) == ["Segments digest · Mon 09 Mar 2026",
                                   "Segments digest · Mon 16 Mar 2026"]
-    assert [store.get_delivery(run, CHANNEL).status for run in (1, 2)] == ["posted", "posted"]
+    statuses = [store.get_delivery(run, CHANNEL).status for run in (1, 2)]
+    assert statuses == [DeliveryStatus.POSTED] * 2
 
 
 def test_each_run_reads_the_file_afresh_then_posts_the_digest(

@@ -14,6 +14,7 @@ from bot.cli import main
 from bot.settings import load_settings
 from bot.slack.digest_posts import DigestError, post_digest, retry_pending_digests
 from bot.slack.replies import build_web_client
+from storage.deliveries import DeliveryStatus
 from storage.store import Store
 from tests.bot.conftest import PNG_MAGIC, two_runs
 from tests.bot.fake_slack import FakeSlack
@@ -90,7 +91,7 @@ def test_when_only_the_files_failed_the_retry_sends_only_the_files(
 
     assert len(fake.named("api", "chat.postMessage")) == 1
     assert len(fake.named("upload")) == 3
-    assert store.get_delivery(2, CHANNEL).status == "posted"
+    assert store.get_delivery(2, CHANNEL).status == DeliveryStatus.POSTED
 
 
 @pytest.mark.parametrize("allowed", [None, "C0PRIVATE"], ids=["nothing listed", "others"])

@@ -18,6 +18,7 @@ import pytest
 from bot.answers import Attachment
 from bot.slack.digest_posts import DigestError, post_digest, retry_pending_digests
 from bot.slack.web_api import build_web_client
+from storage.deliveries import DeliveryStatus
 from tests.bot.conftest import PNG_MAGIC, BotFactory, RunningBot
 from tests.bot.fake_slack import CARRIED_OUT, FakeSlack
 
@@ -121,10 +122,10 @@ def test_500_commands_and_20_digests_against_a_misbehaving_slack(
     # here, so about 1 %): repeating either could post it twice.
     assert tally.unreachable <= 10
     assert max(digest_posts.values()) == 1 and max(file_shares.values(), default=1) == 1
-    assert states["failed"] == 0  # every failed digest went out at the next slot
+    assert states[DeliveryStatus.FAILED] == 0  # every failed digest went out at the next slot
     for channel in DIGEST_CHANNELS:  # posted, or left unconfirmed with the reason stored
         delivery = bot.store.get_delivery(1, channel)
-        assert delivery.status == "posted" or delivery.error, channel
+        assert delivery.status == DeliveryStatus.POSTED or delivery.error, channel
     assert bot.get("/health")[0] == 200  # and the bot still serves
     assert bot.command("/segments", "help").status == 200
     assert not [r for r in caplog.records if r.name.startswith("slack_bolt")]
@@ -142,7 +143,7 @@ def test_a_digest_cut_off_half_way_sends_only_what_is_missing(serve_bot: BotFact
     assert outcome.posted
     assert len(bot.slack.delivered("api", "chat.postMessage")) == 1
     assert len(bot.slack.delivered("api", "files.completeUploadExternal")) == 1
-    assert bot.store.get_delivery(1, "C0DIGEST").status == "posted"
+    assert bot.store.get_delivery(1, "C0DIGEST").status == DeliveryStatus.POSTED
 
 
 def test_a_digest_slack_may_have_posted_is_never_posted_again(serve_bot: BotFactory) -> None:
