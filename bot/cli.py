@@ -18,6 +18,7 @@ from bot.jobs.refresh import RefreshInProgress, refresh
 from bot.settings import DEFAULT_DB, Settings, SettingsError, load_settings
 from segmentation.errors import SegmentationError
 from segmentation.schema import load_schema_file
+from segmentation.sources import table_source
 from storage.errors import StoreDamaged, StoreError, StoreUnavailable
 from storage.retention import check_keep
 from storage.store import Store
@@ -77,7 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     sub = command("refresh", cmd_refresh, "Segment a customer table and publish the run.")
-    sub.add_argument("--data", required=True, type=Path, help="CSV/TSV or Parquet file")
+    sub.add_argument("--data", required=True, metavar="FILE|URL",
+                     help="CSV/TSV, Parquet or Excel file (also .gz/.zip/.bz2/.xz), or a "
+                          "database URL such as postgresql://host/dbname")
+    sub.add_argument("--table", help="with a database URL: the table to read")
+    sub.add_argument("--query", help='with a database URL: the query to read ("SELECT …")')
+    sub.add_argument("--sheet", help="with an Excel file: the sheet to read (default: the first)")
     _model_options(sub)
     sub.add_argument("--schema", type=Path, help="TOML file overriding the inferred schema")
     sub = command("segments", cmd_segments, "Overview of the current run's segments.")
@@ -210,9 +216,10 @@ def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
     from segmentation.model import ModelConfig  # scikit-learn: only commands that fit need it
 
     overrides = load_schema_file(args.schema) if args.schema else None
+    source = table_source(args.data, table=args.table, query=args.query, sheet=args.sheet)
     store = _open_store(settings.db_path, create=True)
     try:
-        run = refresh(store, args.data, config=ModelConfig(k=args.k, seed=args.seed),
+        run = refresh(store, source, config=ModelConfig(k=args.k, seed=args.seed),
                       overrides=overrides, progress=_progress())
     except StoreDamaged:
         raise  # what it still serves cannot be trusted

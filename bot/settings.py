@@ -15,6 +15,8 @@ from typing import TypeVar
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from segmentation.errors import ConfigError
+from segmentation.sources import SETTING_NAMES, TableSource, table_source
 from storage.retention import check_keep
 
 DEFAULT_DB = "segbot.db"
@@ -53,7 +55,7 @@ class Settings:
     socket_mode: bool = False  # else HTTP: see `load_settings`
     port: int | None = None  # $PORT; HTTP falls back to DEFAULT_PORT, Socket Mode to no /health
     # the scheduler's settings
-    data_path: Path | None = None
+    data_source: TableSource | None = None  # SEGBOT_DATA (+ SEGBOT_TABLE/QUERY/SHEET)
     digest_channel: str | None = None
     refresh_cron: str = DEFAULT_REFRESH_CRON
     timezone: str = DEFAULT_TIMEZONE
@@ -108,7 +110,7 @@ def load_settings(environ: Mapping[str, str], *, require_slack: bool,
         allowed_users=reader.get("SEGBOT_ALLOWED_USERS", _id_list(_USER_ID, "U0123ABC"))
         or frozenset(),
         port=reader.get("PORT", _port),
-        data_path=reader.get("SEGBOT_DATA", _data_path),
+        data_source=_data_source(reader),
         digest_channel=reader.get("SEGBOT_DIGEST_CHANNEL", _channel_id),
         refresh_cron=reader.get("SEGBOT_REFRESH_CRON", _crontab) or DEFAULT_REFRESH_CRON,
         timezone=reader.get("SEGBOT_TIMEZONE", _timezone) or DEFAULT_TIMEZONE,
@@ -162,8 +164,22 @@ def _db_path(raw: str) -> Path:
     return path
 
 
-def _data_path(raw: str) -> Path:
-    return Path(raw).expanduser()
+def _data_source(reader: _Reader) -> TableSource | None:
+    """SEGBOT_DATA, a file or a database URL, with SEGBOT_TABLE, SEGBOT_QUERY or SEGBOT_SHEET."""
+    data = reader.get("SEGBOT_DATA", _nonblank)
+    table = reader.get("SEGBOT_TABLE", _nonblank)
+    query = reader.get("SEGBOT_QUERY", _nonblank)
+    sheet = reader.get("SEGBOT_SHEET", _nonblank)
+    if data is None:
+        if table or query or sheet:
+            reader.problems.append("SEGBOT_TABLE, SEGBOT_QUERY and SEGBOT_SHEET say what to "
+                                   "read from SEGBOT_DATA, which is not set")
+        return None
+    try:
+        return table_source(data, table=table, query=query, sheet=sheet, names=SETTING_NAMES)
+    except ConfigError as error:
+        reader.problems.append(f"SEGBOT_DATA: {error}")
+        return None
 
 
 def _api_url(raw: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -11,8 +12,9 @@ from segmentation.cleaning import ID
 from segmentation.model import FittedModel, ModelConfig, fit_model
 from segmentation.prepare import PreparedData, prepare_customers
 from segmentation.profiling import population_stats, profile_segments
-from segmentation.result import SegmentationResult
+from segmentation.result import CleaningReport, SegmentationResult
 from segmentation.schema import SchemaOverrides
+from segmentation.sources import LoadedTable
 
 PROJECTION_POINTS = 5_000
 
@@ -35,6 +37,20 @@ def segment_customers(raw: pd.DataFrame, *, source: str, config: ModelConfig | N
     fitted = fit_model(prepared.frame, prepared.numeric, prepared.categorical, config)
     progress(f"profiling {fitted.selection.chosen_k} segments")
     return _assemble(prepared, fitted, source, config)
+
+
+def segment_table(loaded: LoadedTable, *, config: ModelConfig | None = None,
+                  overrides: SchemaOverrides | None = None,
+                  progress: Progress = _quiet) -> SegmentationResult:
+    """`segment_customers` on a table as read: what reading left out leads the cleaning report."""
+    result = segment_customers(loaded.frame, source=loaded.source, config=config,
+                               overrides=overrides, progress=progress)
+    if not loaded.steps:
+        return result
+    cleaning = result.cleaning
+    return replace(result, cleaning=CleaningReport(
+        rows_in=cleaning.rows_in + loaded.rows_left_out, rows_kept=cleaning.rows_kept,
+        steps=loaded.steps + cleaning.steps))
 
 
 def _assemble(prepared: PreparedData, fitted: FittedModel, source: str,

@@ -10,6 +10,7 @@ import pandas as pd
 
 from segmentation.errors import DataError
 from segmentation.schema import looks_like_id_name
+from segmentation.sources import FileSource, LoadedTable
 
 _DELIMITERS = ("\t", ",", ";", "|")
 _HEAD_BYTES = 256 * 1024
@@ -151,3 +152,8 @@ def detect_delimiter(text: str) -> str:
         if counts[0] > best_fields and all(count == counts[0] for count in counts):
             best, best_fields = delimiter, counts[0]
     return best
+
+
+def read_file(source: FileSource) -> LoadedTable:
+    """The table in a file, with what reading it took (see `segmentation.sources`)."""
+    return LoadedTable(load_table(source.path), source.describe())

@@ -5,12 +5,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from bot.answers import comparison as compare
 from bot.answers.build import run_context
 from bot.answers.csv_files import csv_bytes
 from bot.answers.parts import Answer, Attachment, Chart, ChartKind, Section
+from segmentation.sources import short_source
 from storage.records import RunRecord
 from storage.store import Store
 
@@ -51,7 +50,7 @@ def digest_answer(store: Store, run_id: int | None = None, *,
 def _opening(cmp: compare.Comparison) -> str:
     run = cmp.run
     text = (f"*Run {run.id}*, refreshed {run.finished_at:%Y-%m-%d %H:%M} UTC from "
-            f"`{Path(run.source).name}`: {run.rows_in:,} rows read, {run.rows_kept:,} customers "
+            f"`{short_source(run.source)}`: {run.rows_in:,} rows read, {run.rows_kept:,} customers "
             f"in {run.k} segments.")
     if cmp.previous is None:
         return text + " This is the first run, so there is nothing to compare with yet."

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.clock import Clock, utc_now
-from segmentation.loading import load_table
 from segmentation.matching import match_segments, movement_matrix
 from segmentation.result import SegmentationResult
 from segmentation.schema import SchemaOverrides
+from segmentation.sources import FileSource, TableSource, read_table
 from storage.changes import RetiredSegment, RunChanges
 from storage.records import RunRecord
 from storage.store import Store
@@ -38,22 +38,23 @@ class RefreshInProgress(Exception):
 
 
 
-def refresh(store: Store, data: Path, *, config: ModelConfig,
+def refresh(store: Store, data: TableSource | Path, *, config: ModelConfig,
             overrides: SchemaOverrides | None = None, now: Clock = utc_now,
             progress: Progress = lambda _: None) -> RunRecord:
-    """Segment the table at `data` and publish it as the current run, all or nothing.
+    """Segment the table `data` names and publish it as the current run, all or nothing.
 
     Raises `RefreshInProgress` at once if another refresh of `store` is running.
     """
-    from segmentation.engine import segment_customers
+    from segmentation.engine import segment_table
+
+    source = FileSource(data) if isinstance(data, Path) else data
 
     with refresh_lock(store.path, now=now):
         started = now()
         previous = store.current_run()
-        progress(f"reading {data}")
-        raw = load_table(data)
-        result = segment_customers(raw, source=str(data), config=keep_k(config, previous),
-                                   overrides=overrides, progress=progress)
+        progress(f"reading {source.describe()}")
+        result = segment_table(read_table(source), config=keep_k(config, previous),
+                               overrides=overrides, progress=progress)
         if previous is not None:
             progress(f"matching segments to run {previous.id}")
         matched, changes = continue_run(store, result, previous)

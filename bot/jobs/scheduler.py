@@ -40,6 +40,7 @@ from bot.slack.digest_posts import (
 )
 from segmentation.errors import DataError, SegmentationError
 from segmentation.model import ModelConfig
+from segmentation.sources import FileSource, TableSource
 from storage.errors import StoreError
 from storage.records import RunRecord
 from storage.store import Store
@@ -121,10 +122,10 @@ class ScheduledRefresh:
                 movers_to=lambda channel: movers_allowed(self.settings, channel)):
             log.info("retried: %s", outcome.detail)
 
-    def _data(self) -> Path:
-        if self.settings.data_path is None:
+    def _data(self) -> TableSource:
+        if self.settings.data_source is None:
             raise DataError("SEGBOT_DATA is not set: there is no customer table to refresh from")
-        return self.settings.data_path
+        return self.settings.data_source
 
     def _report_failure(self, cause: str) -> None:
         channel = self.settings.digest_channel
@@ -135,7 +136,7 @@ class ScheduledRefresh:
         except StoreError:  # the store itself is what failed: say so, without a run
             serving = None
         try:
-            post_refresh_failure(self.client, channel, cause, data=self.settings.data_path,
+            post_refresh_failure(self.client, channel, cause, data=self.settings.data_source,
                                  serving=serving, next_try=self._next_slot())
         except (SlackClientError, OSError) as error:
             log.error("could not post the refresh failure notice to %s: %s", channel, error)
@@ -191,7 +192,7 @@ class StartupTasks:
     def __call__(self) -> None:
         job = self.job
         job.retry_failed_digests()
-        if job.settings.data_path is None:
+        if job.settings.data_source is None:
             return
         latest = job.store.current_run()
         slot = missed_slot(job.trigger, latest.started_at if latest else None, job.now())
@@ -209,11 +210,11 @@ def start_scheduler(settings: Settings, store: Store, client: WebClient, *,
     trigger = refresh_trigger(settings)
     job = ScheduledRefresh(settings, store, client, trigger, now, config or ModelConfig(),
                            renderer)
-    if settings.data_path is not None:
+    if settings.data_source is not None:
         scheduler.add_job(job, trigger, id=JOB_ID, name="refresh segments, post the digest",
                           replace_existing=True, coalesce=True, max_instances=1,
                           misfire_grace_time=int(MISFIRE_GRACE.total_seconds()))
-        log.info("scheduled refresh from %s; next: %s", settings.data_path,
+        log.info("scheduled refresh from %s; next: %s", settings.data_source.describe(),
                  ", ".join(t.isoformat() for t in next_run_times(trigger, 1, now())))
     else:
         log.info("SEGBOT_DATA is not set: no scheduled refresh (run `segbot refresh`)")
@@ -306,12 +307,13 @@ def schedule_text(settings: Settings, count: int, now: datetime) -> str:
     lines += [f"  {t:%a %Y-%m-%d %H:%M %Z}" + ("" if t.utcoffset() == timedelta(0) else
                                               f"  ({t.astimezone(UTC):%H:%M} UTC)")
               for t in times]
-    data = settings.data_path
+    data = settings.data_source
     if data is None:
         lines.append("SEGBOT_DATA is not set: the bot schedules no refresh until it is.")
     else:
-        missing = "" if data.exists() else " (not found now: a refresh would fail)"
-        lines.append(f"Reads {data}{missing}, afresh on every run.")
+        missing = ("" if not isinstance(data, FileSource) or data.path.exists() else
+                   " (not found now: a refresh would fail)")
+        lines.append(f"Reads {data.describe()}{missing}, afresh on every run.")
     lines.append(f"Posts the digest to {settings.digest_channel}." if settings.digest_channel
                  else "SEGBOT_DIGEST_CHANNEL is not set: no digest or failure notice is posted.")
     lines.append("The schedule runs inside `segbot serve`, in one bot process per store.")

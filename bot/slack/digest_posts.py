@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from http.client import HTTPException
-from pathlib import Path
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
@@ -26,6 +25,7 @@ from bot.settings import Settings
 from bot.slack.blocks import answer_message
 from bot.slack.replies import build_web_client
 from bot.slack.web_api import Unconfirmed, Upload, describe, explain, post_once, upload_files
+from segmentation.sources import TableSource
 from storage.records import RunRecord
 from storage.store import Store
 
@@ -141,10 +141,11 @@ def retry_pending_digests(store: Store, client: WebClient, *, now: Clock = utc_n
     return outcomes
 
 
-def post_refresh_failure(client: WebClient, channel: str, cause: str, *, data: Path | None,
+def post_refresh_failure(client: WebClient, channel: str, cause: str, *,
+                         data: TableSource | None,
                          serving: RunRecord | None, next_try: datetime | None) -> None:
     """Tell the digest channel a scheduled refresh failed, why, and what is served now."""
-    source = f" from `{data}`" if data is not None else ""
+    source = f" from `{data.describe()}`" if data is not None else ""
     served = (f"Answers still come from run {serving.id} of "
               f"{serving.finished_at:%Y-%m-%d %H:%M} UTC." if serving is not None else
               "There are no segments yet.")

@@ -12,6 +12,7 @@ from bot.settings import (
     SettingsError,
     load_settings,
 )
+from segmentation.sources import FileSource
 
 SOCKET_ENV = {"SLACK_BOT_TOKEN": "xoxb-1-abc", "SLACK_APP_TOKEN": "xapp-1-abc"}
 HTTP_ENV = {"SLACK_BOT_TOKEN": "xoxb-1-abc", "SLACK_SIGNING_SECRET": "s3cret"}
@@ -30,7 +31,7 @@ def test_defaults_without_slack() -> None:
     assert settings.refresh_cron == DEFAULT_REFRESH_CRON
     assert settings.timezone == "UTC"
     assert settings.allowed_users == settings.allowed_channels == frozenset()
-    assert settings.data_path is None and settings.digest_channel is None
+    assert settings.data_source is None and settings.digest_channel is None
     assert settings.port is None  # HTTP then listens on 3000; Socket Mode serves no /health
     assert settings.chart_processes == 2
 
@@ -129,7 +130,7 @@ def test_values_are_parsed() -> None:
     assert load_settings(SOCKET_ENV, require_slack=True).keep_runs is None  # keep every run
     assert settings.slack_api_url == "http://127.0.0.1:8080/api/"  # joined onto, so a slash
     assert settings.allowed_channels == {"C0123ABC", "G0456DEF"}
-    assert settings.data_path == Path("/data/customers.csv")
+    assert settings.data_source == FileSource(Path("/data/customers.csv"))
     assert settings.tzinfo.key == "Europe/Paris"
     assert (settings.digest_channel, settings.refresh_cron, settings.port) == (
         "C0DIGEST", "30 7 * * 1-5", 8000)
