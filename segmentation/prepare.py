@@ -76,6 +76,7 @@ def _prepare_generic(raw: pd.DataFrame, overrides: SchemaOverrides) -> PreparedD
     numeric = tuple(schema.numeric) + date_features
     frame = frame.assign(**{c: pd.to_numeric(frame[c], errors="coerce").astype(float)
                             for c in numeric})
+    frame = _codes_as_labels(frame, schema.categorical)
     frame = cleaning.fold_rare_labels(frame, schema.categorical, log)
     frame = cleaning.drop_extreme_outliers(frame, numeric, log)
     frame = _drop_rows_without_values(frame, numeric, log)
@@ -169,6 +170,13 @@ def _dates_to_days(frame: pd.DataFrame, schema: TableSchema, overrides: SchemaOv
             pd.Series(np.nan, index=values.index) if pd.isna(as_of)  # no date to count from
             else (as_of - values).dt.days.astype(float))
     return frame.assign(**days), tuple(days), None if pd.isna(as_of) else as_of
+
+
+def _codes_as_labels(frame: pd.DataFrame, categorical: tuple[str, ...]) -> pd.DataFrame:
+    # A code column with blanks is read as floats: its labels must read 2, not 2.0.
+    whole = {c: frame[c].astype("Int64") for c in categorical
+             if pd.api.types.is_float_dtype(frame[c]) and (frame[c].dropna() % 1 == 0).all()}
+    return frame.assign(**whole) if whole else frame
 
 
 def _drop_rows_without_values(frame: pd.DataFrame, numeric: tuple[str, ...],

@@ -20,6 +20,21 @@ DATE_FORMATS = (
 _ID_NAME = re.compile(r"^(id|.*[_\s-]id|.*Id|.*ID|customer|client|user|account|member)"
                       r"([_\s-]?(no|num|number|key|code))?$", re.IGNORECASE)
 _MAX_CATEGORIES = 30
+# A number column is a code (a category, never "high" or "low") when its name ends in one of
+# these words and its values are a few whole numbers: Channel 1/2, Region 1/2/3, store_no.
+_CODE_WORDS = frozenset({
+    "channel", "region", "store", "branch", "shop", "outlet", "postcode", "zip", "zipcode",
+    "postal", "tier", "type", "status", "segment", "category", "class", "group", "code",
+    "country", "state", "area", "zone", "district", "territory", "department", "division",
+    "gender", "sex", "cluster", "kind", "source",
+})
+# ... or in a number word after a thing's name: store_no, BranchNumber, store_id.
+_NUMBER_WORDS = frozenset({"id", "no", "nr", "num", "number", "key"})
+# A first word that makes the name a quantity: NumStores, number_of_branches, count_region.
+_QUANTITY_WORDS = frozenset({"num", "number", "n", "count", "total", "sum", "avg", "mean",
+                             "share", "pct", "percent"})
+# Codes with more values than a category can have are still not quantities.
+_STRONG_CODE_WORDS = frozenset({"postcode", "zip", "zipcode", "postal", "code"}) | _NUMBER_WORDS
 _MAX_MISSING_SHARE = 0.5
 _SAMPLE_ROWS = 500
 _SCHEMA_KEYS = {"id", "features", "categoricals", "dates", "drop", "as_of", "profile"}
@@ -197,7 +212,9 @@ def _classify(series: pd.Series, column: str,
         return "dropped", f"constant ({non_null.iloc[0]} in every row)", ""
     if pd.api.types.is_datetime64_any_dtype(series):
         return "date", "date values: turned into days before the as-of date", ""
-    if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+    if pd.api.types.is_bool_dtype(series):
+        return "numeric", "numeric", ""
+    if pd.api.types.is_numeric_dtype(series):
         return _classify_numeric(series, column)
     return _classify_text(series)
 
@@ -230,7 +247,41 @@ def _classify_numeric(series: pd.Series, column: str) -> tuple[str, str, str]:
     if pd.api.types.is_integer_dtype(series) and series.is_unique and \
             series.is_monotonic_increasing and len(series) > 20:
         return "dropped", "looks like a row number (unique, increasing)", ""
+    code = _classify_code(series, column)
+    if code is not None:
+        return code
     return "numeric", "numeric", ""
+
+
+def _classify_code(series: pd.Series, column: str) -> tuple[str, str, str] | None:
+    """A column named like a code (channel, region, store no ...) holding whole numbers."""
+    words = _name_words(column)
+    head = words[-1] if words else ""
+    if not words or words[0] in _QUANTITY_WORDS:
+        return None
+    if head not in _CODE_WORDS and not (head in _NUMBER_WORDS and len(words) > 1):
+        return None
+    values = series.dropna()
+    if not (values % 1 == 0).all():
+        return None
+    distinct = values.nunique()
+    if distinct <= _MAX_CATEGORIES and distinct < max(0.5 * len(values), 2):
+        first = "/".join(str(int(v)) for v in sorted(values.unique())[:5])
+        shown = first if distinct <= 5 else f"{first}/…, {distinct} values"
+        return "categorical", f"numbers used as codes ({shown})", ""
+    if head in _STRONG_CODE_WORDS:
+        return "dropped", (f"numbers used as codes with {distinct:,} distinct values: "
+                           "too many to use as categories"), ""
+    return None
+
+
+def _name_words(column: str) -> list[str]:
+    # lower case, trailing numbers left out: AcceptedCmp1 -> accepted, cmp
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", str(column))
+    words = [w.lower() for w in re.split(r"[^A-Za-z0-9]+|(?<=[A-Za-z])(?=[0-9])", spaced) if w]
+    while words and words[-1].isdigit():
+        words.pop()
+    return words
 
 
 def _classify_text(series: pd.Series) -> tuple[str, str, str]:
