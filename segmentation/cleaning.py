@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import cast
@@ -17,6 +19,8 @@ OUTLIER_THRESHOLD = 10.0  # robust z-score (median/MAD) beyond which a value is 
 MIN_DISTINCT_FOR_OUTLIERS = 20
 RARE_LABEL_SHARE = 0.005
 RARE_LABEL_MAX_COUNT = 10
+# Characters that print as nothing: zero-width space, joiners, word joiner, byte-order mark.
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 
 
 @dataclass
@@ -87,6 +91,31 @@ def relabel(frame: pd.DataFrame, column: str, mapping: Mapping[str, str],
             log.steps.append(CleaningStep(column, "relabelled", count,
                                           f"'{old}' → '{new}': {why}"))
     return frame.assign(**{column: values.replace(dict(mapping))})
+
+
+def plain_label(label: str) -> str:
+    """A label as it is meant to be compared: NFKC (Ａｌｏｎｅ → Alone), no invisible characters."""
+    return _INVISIBLE.sub("", unicodedata.normalize("NFKC", label)).strip()
+
+
+def normalise_labels(frame: pd.DataFrame, columns: Iterable[str],
+                     log: CleaningLog) -> pd.DataFrame:
+    """Labels as text in plain form, so that 'Ph\u200bD' and 'PhD' are one label."""
+    updates = {}
+    for column in columns:
+        values = frame[column].astype("string")
+        # each distinct label once: a million customers share a handful of labels
+        codes, distinct = pd.factorize(values)
+        plain = pd.Index([plain_label(str(label)) for label in distinct], dtype="string")
+        altered = np.flatnonzero(plain != distinct.str.strip())  # spaces alone: no news
+        changed = int(np.isin(codes, altered).sum())
+        if changed:
+            shown = ", ".join(f"{distinct[i]!r} → {plain[i]!r}" for i in altered[:3])
+            log.steps.append(CleaningStep(column, "relabelled", changed,
+                                          f"{shown}: full-width or invisible characters"))
+        updates[column] = pd.Series(plain.array.take(codes, allow_fill=True), index=values.index,
+                                    dtype="string")
+    return frame.assign(**updates)
 
 
 def fold_rare_labels(frame: pd.DataFrame, columns: Iterable[str],

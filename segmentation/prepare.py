@@ -77,6 +77,7 @@ def _prepare_generic(raw: pd.DataFrame, overrides: SchemaOverrides) -> PreparedD
     frame = frame.assign(**{c: pd.to_numeric(frame[c], errors="coerce").astype(float)
                             for c in numeric})
     frame = _codes_as_labels(frame, schema.categorical)
+    frame = cleaning.normalise_labels(frame, schema.categorical, log)
     frame = cleaning.fold_rare_labels(frame, schema.categorical, log)
     frame = cleaning.drop_extreme_outliers(frame, numeric, log)
     frame = _drop_rows_without_values(frame, numeric, log)
@@ -113,8 +114,7 @@ def _prepare_reference(raw: pd.DataFrame, overrides: SchemaOverrides) -> Prepare
                      "born " + frame["Year_Birth"].astype(str) + ": impossible age",
                      f"impossible birth year (over {reference.MAX_AGE} on "
                      f"{as_of.date().isoformat()})")
-    frame = frame.assign(Marital_Status=frame["Marital_Status"].astype("string").str.strip(),
-                         Education=frame["Education"].astype("string").str.strip())
+    frame = cleaning.normalise_labels(frame, reference.CATEGORICAL_COLUMNS, log)
     frame = cleaning.relabel(frame, "Marital_Status", reference.MARITAL_RELABEL, log,
                              "same meaning or junk label")
     frame = cleaning.relabel(frame, "Education", reference.EDUCATION_RELABEL, log,
