@@ -78,14 +78,15 @@ def _name_segments(drafts: list[_Draft], total: int,
                    naming_features: Sequence[str]) -> tuple[SegmentProfile, ...]:
     traits = [naming.pick_traits(stats, naming_features) for _, _, stats, _, _ in drafts]
     names = naming.unique_names(traits)
+    actions = naming.recommend_actions(traits)
     profiles = []
-    for (segment_id, size, stats, distinguishing, mix), trait, name in zip(
-            drafts, traits, names, strict=True):
+    for (segment_id, size, stats, distinguishing, mix), trait, name, action in zip(
+            drafts, traits, names, actions, strict=True):
         share = size / total
         profiles.append(SegmentProfile(
             segment_id=segment_id, name=name,
             description=naming.describe_segment(size, share, stats, distinguishing),
-            action=naming.recommend_action(trait), size=size, share=round(share, 6),
+            action=action, size=size, share=round(share, 6),
             traits=tuple(trait[:naming.MAX_TRAITS]), stats=stats, distinguishing=distinguishing,
             centroid=tuple(round(s.z, 6) for s in stats), categories=mix))
     return tuple(profiles)
