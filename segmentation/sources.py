@@ -8,17 +8,19 @@ that the run's cleaning report tells the whole story from the bytes on.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import pandas as pd
 
 from segmentation.errors import ConfigError
 from segmentation.result import CleaningStep
 
-_SECRET_PARAMETERS = {"password", "passwd", "pwd", "secret", "token", "access_token"}
+_SECRET_PARAMETER = re.compile(r"([?&](?:password|passwd|pwd|secret|token|access_token)=)[^&#]*",
+                               re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -103,20 +105,21 @@ def table_source(data: str | Path, *, table: str | None = None, query: str | Non
 
 
 def redact_url(url: str) -> str:
-    """The URL with any password (user:password@ or ?password=) replaced by ***."""
+    """The URL with any password (user:password@ or ?password=) replaced by ***; the rest of it
+    exactly as written (sqlite:////abs/path keeps its slashes, options keep their %20)."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return "(a database URL that cannot be parsed)"
+    start = url.find("//") + 2 if parts.netloc else 0
     netloc = parts.netloc
     if "@" in netloc:
         credentials, _, host = netloc.rpartition("@")
         user, has_password, _ = credentials.partition(":")
         netloc = f"{user}:***@{host}" if has_password else f"{user}@{host}"
-    query = urlencode([(key, "***" if key.lower() in _SECRET_PARAMETERS else value)
-                       for key, value in parse_qsl(parts.query, keep_blank_values=True)],
-                      safe="*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    head, rest = url[:start], url[start + len(parts.netloc):]
+    rest = _SECRET_PARAMETER.sub(r"\1***", rest)
+    return head + netloc + rest
 
 
 def short_source(source: str) -> str:

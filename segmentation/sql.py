@@ -34,7 +34,7 @@ from segmentation.sql_columns import (
 )
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import URL, Connection, Engine
+    from sqlalchemy.engine import URL, Connection, Dialect, Engine
 
 CONNECT_TIMEOUT_S = 10
 STATEMENT_TIMEOUT = "10min"  # PostgreSQL's interval syntax
@@ -99,7 +99,7 @@ def quote_table(name: str, url: URL) -> str:
     a name the user quoted is used as given."""
     if '"' in name or "`" in name or "[" in name:
         return name
-    preparer = url.get_dialect()().identifier_preparer
+    preparer = dialect_of(url, driver=False).identifier_preparer
     return ".".join(preparer.quote_identifier(part) for part in name.split("."))
 
 
@@ -156,10 +156,16 @@ def _read_postgresql(url: URL, source: SqlSource, query: str, hide: Callable[[st
 
 
 def libpq_uri(url: URL) -> str:
-    """The URL as libpq reads it (no +driver), with our connect timeout unless it has one."""
-    if "connect_timeout" not in url.query:
-        url = url.update_query_dict({"connect_timeout": str(CONNECT_TIMEOUT_S)})
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+    """The URL as libpq reads it (no +driver), with our connect timeout unless it has one.
+
+    libpq reads %20, not +, as a space in parameters (options=-c%20statement_timeout%3D5s),
+    so the query string is encoded here rather than by SQLAlchemy."""
+    from urllib.parse import quote, urlencode
+
+    query = dict(url.query)
+    query.setdefault("connect_timeout", str(CONNECT_TIMEOUT_S))
+    base = url.set(drivername="postgresql", query={}).render_as_string(hide_password=False)
+    return base + "?" + urlencode(query, doseq=True, quote_via=quote)
 
 
 def _postgresql_names(cursor: object, table: str) -> list[str]:
@@ -179,6 +185,7 @@ def _postgresql_names(cursor: object, table: str) -> list[str]:
 def _read_with_sqlalchemy(url: URL, source: SqlSource, query: str,
                           hide: Callable[[str], str], where: str) -> pa.Table:
     import pandas as pd
+    from pandas.errors import DatabaseError as PandasDatabaseError
     from sqlalchemy.exc import SQLAlchemyError
 
     engine = _engine(url)
@@ -188,7 +195,7 @@ def _read_with_sqlalchemy(url: URL, source: SqlSource, query: str,
                 _check_table(connection, source.table, where)
             # a plain string goes to the driver as written: no ":name" bind parameters
             chunks = list(pd.read_sql(query, connection, chunksize=CHUNK_ROWS))
-    except SQLAlchemyError as error:
+    except (SQLAlchemyError, PandasDatabaseError) as error:  # pandas wraps a failed query
         _database_failed(error, source, hide, where)
     finally:
         engine.dispose()
@@ -199,20 +206,31 @@ def _read_with_sqlalchemy(url: URL, source: SqlSource, query: str,
 
 def _engine(url: URL) -> Engine:
     from sqlalchemy import create_engine
+
+    dialect_of(url)  # a missing dialect or driver: ConfigError
+    return create_engine(url)
+
+
+def dialect_of(url: URL, *, driver: bool = True) -> Dialect:
+    """The URL's SQLAlchemy dialect, and with `driver` its DB-API driver imported; ConfigError
+    says what to pip install."""
     from sqlalchemy.exc import NoSuchModuleError
 
     try:
-        return create_engine(url)
-    except NoSuchModuleError as error:
+        dialect = url.get_dialect()
+        if driver:
+            dialect.import_dbapi()
+    except NoSuchModuleError:
         name = url.get_backend_name()
         package = _DIALECT_PACKAGES.get(name, f"the SQLAlchemy dialect for {name}")
         raise ConfigError(f"cannot read {url.drivername}:// URLs: no SQLAlchemy dialect for "
-                          f"them is installed; pip install {package}") from error
+                          f"them is installed; pip install {package}") from None
     except ImportError as error:  # the dialect is there, its DB-API driver is not
         module = (error.name or "").split(".")[0]
         package = _DRIVER_PACKAGES.get(module, module or "its driver")
         raise ConfigError(f"cannot read {url.drivername}:// URLs: the driver {module} is not "
-                          f"installed; pip install {package}") from error
+                          f"installed; pip install {package}") from None
+    return dialect()
 
 
 def _check_table(connection: Connection, table: str, where: str) -> None:
@@ -267,6 +285,7 @@ def _database_failed(error: Exception, source: SqlSource, hide: Callable[[str], 
                      where: str) -> NoReturn:
     from sqlalchemy.exc import DBAPIError
 
+    error = error.__cause__ if isinstance(error.__cause__, Exception) else error
     detail = driver_message(str(getattr(error, "orig", None) or error), hide)
     if (isinstance(error, DBAPIError) and error.connection_invalidated) or \
             "unable to open database" in detail or "could not connect" in detail:
