@@ -85,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--query", help='with a database URL: the query to read ("SELECT …")')
     sub.add_argument("--sheet", help="with an Excel file: the sheet to read (default: the first)")
     _model_options(sub)
-    sub.add_argument("--schema", type=Path, help="TOML file overriding the inferred schema")
+    sub.add_argument("--schema", type=Path, help="TOML file overriding the inferred schema "
+                                                 "(it may also name the table or query)")
     sub = command("segments", cmd_segments, "Overview of the current run's segments.")
     _charts_option(sub)
     sub = command("cluster", cmd_cluster, "One segment in detail.")
@@ -216,7 +217,8 @@ def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
     from segmentation.model import ModelConfig  # scikit-learn: only commands that fit need it
 
     overrides = load_schema_file(args.schema) if args.schema else None
-    source = table_source(args.data, table=args.table, query=args.query, sheet=args.sheet)
+    source = table_source(args.data, table=args.table, query=args.query, sheet=args.sheet,
+                          schema=overrides)
     store = _open_store(settings.db_path, create=True)
     try:
         run = refresh(store, source, config=ModelConfig(k=args.k, seed=args.seed),

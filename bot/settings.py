@@ -16,7 +16,8 @@ from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from segmentation.errors import ConfigError
-from segmentation.sources import SETTING_NAMES, TableSource, table_source
+from segmentation.schema import SchemaOverrides, load_schema_file
+from segmentation.sources import SCHEMA_SETTING_NAMES, SETTING_NAMES, TableSource, table_source
 from storage.retention import check_keep
 
 DEFAULT_DB = "segbot.db"
@@ -56,6 +57,8 @@ class Settings:
     port: int | None = None  # $PORT; HTTP falls back to DEFAULT_PORT, Socket Mode to no /health
     # the scheduler's settings
     data_source: TableSource | None = None  # SEGBOT_DATA (+ SEGBOT_TABLE/QUERY/SHEET)
+    schema_file: Path | None = None  # SEGBOT_SCHEMA, read once at start-up into `schema`
+    schema: SchemaOverrides | None = None
     digest_channel: str | None = None
     refresh_cron: str = DEFAULT_REFRESH_CRON
     timezone: str = DEFAULT_TIMEZONE
@@ -87,6 +90,7 @@ def load_settings(environ: Mapping[str, str], *, require_slack: bool,
     the signing secret over HTTP.
     """
     reader = _Reader(environ)
+    schema_file, schema = _schema(reader)
     socket_mode = bool(environ.get("SLACK_APP_TOKEN", "").strip()) if http is None else not http
     bot_token = reader.get("SLACK_BOT_TOKEN", _prefixed("xoxb-"), required=require_slack)
     app_token = reader.get("SLACK_APP_TOKEN", _prefixed("xapp-"),
@@ -110,7 +114,9 @@ def load_settings(environ: Mapping[str, str], *, require_slack: bool,
         allowed_users=reader.get("SEGBOT_ALLOWED_USERS", _id_list(_USER_ID, "U0123ABC"))
         or frozenset(),
         port=reader.get("PORT", _port),
-        data_source=_data_source(reader),
+        schema_file=schema_file,
+        schema=schema,
+        data_source=_data_source(reader, schema),
         digest_channel=reader.get("SEGBOT_DIGEST_CHANNEL", _channel_id),
         refresh_cron=reader.get("SEGBOT_REFRESH_CRON", _crontab) or DEFAULT_REFRESH_CRON,
         timezone=reader.get("SEGBOT_TIMEZONE", _timezone) or DEFAULT_TIMEZONE,
@@ -164,8 +170,21 @@ def _db_path(raw: str) -> Path:
     return path
 
 
-def _data_source(reader: _Reader) -> TableSource | None:
-    """SEGBOT_DATA, a file or a database URL, with SEGBOT_TABLE, SEGBOT_QUERY or SEGBOT_SHEET."""
+def _schema(reader: _Reader) -> tuple[Path | None, SchemaOverrides | None]:
+    """SEGBOT_SCHEMA: the TOML schema file the scheduled refresh uses, as `refresh --schema`."""
+    path = reader.get("SEGBOT_SCHEMA", lambda raw: Path(raw).expanduser())
+    if path is None:
+        return None, None
+    try:
+        return path, load_schema_file(path)
+    except ConfigError as error:
+        reader.problems.append(f"SEGBOT_SCHEMA: {error}")
+        return path, None
+
+
+def _data_source(reader: _Reader, schema: SchemaOverrides | None) -> TableSource | None:
+    """SEGBOT_DATA, a file or a database URL, with SEGBOT_TABLE, SEGBOT_QUERY or SEGBOT_SHEET
+    (or the schema file's table or query)."""
     data = reader.get("SEGBOT_DATA", _nonblank)
     table = reader.get("SEGBOT_TABLE", _nonblank)
     query = reader.get("SEGBOT_QUERY", _nonblank)
@@ -176,7 +195,8 @@ def _data_source(reader: _Reader) -> TableSource | None:
                                    "read from SEGBOT_DATA, which is not set")
         return None
     try:
-        return table_source(data, table=table, query=query, sheet=sheet, names=SETTING_NAMES)
+        return table_source(data, table=table, query=query, sheet=sheet, names=SETTING_NAMES,
+                            schema=schema, schema_names=SCHEMA_SETTING_NAMES)
     except ConfigError as error:
         reader.problems.append(f"SEGBOT_DATA: {error}")
         return None

@@ -37,7 +37,8 @@ _QUANTITY_WORDS = frozenset({"num", "number", "n", "count", "total", "sum", "avg
 _STRONG_CODE_WORDS = frozenset({"postcode", "zip", "zipcode", "postal", "code"}) | _NUMBER_WORDS
 _MAX_MISSING_SHARE = 0.5
 _SAMPLE_ROWS = 500
-_SCHEMA_KEYS = {"id", "features", "categoricals", "dates", "drop", "as_of", "profile"}
+_SCHEMA_KEYS = {"id", "features", "categoricals", "dates", "drop", "as_of", "profile",
+                "table", "query"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,9 @@ class SchemaOverrides:
     drop: tuple[str, ...] = ()
     as_of: date | None = None
     profile: str | None = None  # "reference" | "generic"; None = detect
+    # what to read from a database URL, when the command line or SEGBOT_TABLE/QUERY do not say
+    table: str | None = None
+    query: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,8 @@ class TableSchema:
 
 
 def load_schema_file(path: str | Path) -> SchemaOverrides:
-    """Read a TOML schema file (keys: id, features, categoricals, dates, drop, as_of, profile)."""
+    """Read a TOML schema file (keys: id, features, categoricals, dates, drop, as_of, profile,
+    and table or query for a database source)."""
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -85,7 +90,21 @@ def load_schema_file(path: str | Path) -> SchemaOverrides:
         drop=_optional_names(data, "drop", path) or (),
         as_of=_optional_date(data, path),
         profile=_optional_profile(data, path),
+        table=_database_choice(data, path, "table"),
+        query=_database_choice(data, path, "query"),
     )
+
+
+def _database_choice(data: dict, path: Path, key: str) -> str | None:
+    """The schema file's `table = "…"` or `query = "…"` (not both) for a database source."""
+    if "table" in data and "query" in data:
+        raise ConfigError(f"schema file {path.name} names both a table and a query: "
+                          "keep the one to read")
+    value = data.get(key)
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        what = "a table name" if key == "table" else 'a query ("SELECT …")'
+        raise ConfigError(f"schema file {path.name}: {key} must be {what}")
+    return value.strip() if value is not None else None
 
 
 def _optional_str(data: dict, key: str, path: Path) -> str | None:

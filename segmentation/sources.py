@@ -11,13 +11,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
 import pandas as pd
 
 from segmentation.errors import ConfigError
 from segmentation.result import CleaningStep
+
+if TYPE_CHECKING:
+    from segmentation.schema import SchemaOverrides
 
 _SECRET_PARAMETER = re.compile(r"([?&](?:password|passwd|pwd|secret|token|access_token)=)[^&#]*",
                                re.IGNORECASE)
@@ -82,17 +85,25 @@ class SourceNames(NamedTuple):
 
 OPTION_NAMES = SourceNames("--table", "--query", "--sheet")
 SETTING_NAMES = SourceNames("SEGBOT_TABLE", "SEGBOT_QUERY", "SEGBOT_SHEET")
+SCHEMA_FILE_NAMES = SourceNames("the schema file's table", "the schema file's query", "--sheet")
+SCHEMA_SETTING_NAMES = SourceNames("SEGBOT_SCHEMA's table", "SEGBOT_SCHEMA's query",
+                                   "SEGBOT_SHEET")
 
 
 def table_source(data: str | Path, *, table: str | None = None, query: str | None = None,
-                 sheet: str | None = None, names: SourceNames = OPTION_NAMES) -> TableSource:
+                 sheet: str | None = None, names: SourceNames = OPTION_NAMES,
+                 schema: SchemaOverrides | None = None,
+                 schema_names: SourceNames = SCHEMA_FILE_NAMES) -> TableSource:
     """The source `data` (a file or a database URL) and the table, query or sheet name;
-    ConfigError if they do not fit together."""
+    ConfigError if they do not fit together. A schema file's table or query is read when
+    neither `table` nor `query` is given; when both say what to read, they must agree."""
+    if schema is not None and (schema.table or schema.query):
+        table, query, names = _with_schema_choice(table, query, names, schema, schema_names)
     text = str(data).strip()
     if not is_database_url(text):
         if table or query:
-            raise ConfigError(f"{names.table} and {names.query} read from a database, and "
-                              f"{text} is a file; give a database URL such as "
+            raise ConfigError(f"{names.table if table else names.query} reads from a database, "
+                              f"and {text} is a file; give a database URL such as "
                               "postgresql://host/dbname")
         return FileSource(Path(text).expanduser(), sheet=sheet or None)
     if sheet:
@@ -102,6 +113,21 @@ def table_source(data: str | Path, *, table: str | None = None, query: str | Non
         raise ConfigError(f"{redact_url(text)} is a database: say what to read from it with "
                           f"{names.table} or {names.query} (one of them)")
     return SqlSource(text, table=table or None, query=query or None)
+
+
+def _with_schema_choice(table: str | None, query: str | None, names: SourceNames,
+                        schema: SchemaOverrides, schema_names: SourceNames
+                        ) -> tuple[str | None, str | None, SourceNames]:
+    """The table or query to read, and the names to give it in messages."""
+    if not table and not query:
+        return schema.table, schema.query, schema_names._replace(sheet=names.sheet)
+    if (table or None, query or None) == (schema.table, schema.query):
+        return table, query, names
+    ours = f"{names.table} {table}" if table else names.query
+    theirs = (f"{schema_names.table} {schema.table}" if schema.table
+              else schema_names.query)
+    raise ConfigError(f"{ours} and {theirs} say different things to read: name the table or "
+                      "query in one place")
 
 
 def redact_url(url: str) -> str:

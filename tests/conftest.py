@@ -40,3 +40,15 @@ def postgres() -> Iterator[PostgresServer]:
         pytest.skip(reason)
     with running_server(bin_dir) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def crm(postgres: PostgresServer) -> PostgresServer:
+    """The server with a database `crm` holding 600 customers in the reference schema, in a
+    table `customers` (bigint ids, a date Dt_Customer)."""
+    from segmentation.synthetic import generate_customers
+    from tests.postgres_server import create_customer_table
+
+    postgres.create_database("crm")
+    create_customer_table(postgres, "crm", "customers", generate_customers(600, seed=3))
+    return postgres

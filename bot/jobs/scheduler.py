@@ -102,7 +102,8 @@ class ScheduledRefresh:
         """
         self.retry_failed_digests()
         try:
-            run = refresh(self.store, self._data(), config=self.config, now=self.now)
+            run = refresh(self.store, self._data(), config=self.config,
+                          overrides=self.settings.schema, now=self.now)
         except RefreshInProgress as error:
             log.warning("scheduled refresh skipped: %s", error)
             return None
@@ -314,6 +315,9 @@ def schedule_text(settings: Settings, count: int, now: datetime) -> str:
         missing = ("" if not isinstance(data, FileSource) or data.path.exists() else
                    " (not found now: a refresh would fail)")
         lines.append(f"Reads {data.describe()}{missing}, afresh on every run.")
+        if settings.schema_file is not None:
+            lines.append(f"Columns as {settings.schema_file} says (SEGBOT_SCHEMA, read when the "
+                         "bot starts).")
     lines.append(f"Posts the digest to {settings.digest_channel}." if settings.digest_channel
                  else "SEGBOT_DIGEST_CHANNEL is not set: no digest or failure notice is posted.")
     lines.append("The schedule runs inside `segbot serve`, in one bot process per store.")

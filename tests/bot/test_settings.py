@@ -12,7 +12,8 @@ from bot.settings import (
     SettingsError,
     load_settings,
 )
-from segmentation.sources import FileSource
+from segmentation.schema import SchemaOverrides
+from segmentation.sources import FileSource, SqlSource
 
 SOCKET_ENV = {"SLACK_BOT_TOKEN": "xoxb-1-abc", "SLACK_APP_TOKEN": "xapp-1-abc"}
 HTTP_ENV = {"SLACK_BOT_TOKEN": "xoxb-1-abc", "SLACK_SIGNING_SECRET": "s3cret"}
@@ -150,3 +151,35 @@ def test_allow_lists_restrict_customer_data() -> None:
     assert restricted.may_see_customers("U0ALICE", "C0CRM")
     assert not restricted.may_see_customers("U0BOB", "C0CRM")
     assert not restricted.may_see_customers("U0ALICE", "C0GENERAL")
+
+
+def test_a_database_url_reads_the_table_setting_and_keeps_its_password_out_of_repr() -> None:
+    settings = load_settings({"SEGBOT_DATA": "postgresql://ann:pw-5Jx@db/crm",
+                              "SEGBOT_TABLE": "customers"}, require_slack=False)
+    assert settings.data_source == SqlSource("postgresql://ann:pw-5Jx@db/crm", table="customers")
+    assert "pw-5Jx" not in repr(settings)
+    assert settings.data_source.describe() == "postgresql://ann:***@db/crm (table customers)"
+
+
+def test_segbot_schema_is_read_at_start_up_and_may_name_the_table(tmp_path: Path) -> None:
+    schema = tmp_path / "schema.toml"
+    schema.write_text('table = "customers"\ndrop = ["Z_Revenue"]\n')
+    settings = load_settings({"SEGBOT_DATA": "postgresql://ann@db/crm",
+                              "SEGBOT_SCHEMA": str(schema)}, require_slack=False)
+    assert settings.schema_file == schema
+    assert settings.schema == SchemaOverrides(drop=("Z_Revenue",), table="customers")
+    assert settings.data_source == SqlSource("postgresql://ann@db/crm", table="customers")
+
+
+def test_schema_problems_are_listed_with_the_others(tmp_path: Path) -> None:
+    schema = tmp_path / "schema.toml"
+    schema.write_text('table = "customers"\n')
+    listed = problems({**SOCKET_ENV, "SEGBOT_DATA": "postgresql://ann@db/crm",
+                       "SEGBOT_TABLE": "orders", "SEGBOT_SCHEMA": str(schema)})
+    assert listed == ("SEGBOT_DATA: SEGBOT_TABLE orders and SEGBOT_SCHEMA's table customers "
+                      "say different things to read: name the table or query in one place",)
+    listed = problems({**SOCKET_ENV, "SEGBOT_SCHEMA": str(tmp_path / "nope.toml"),
+                       "SEGBOT_DATA": "postgresql://ann@db/crm"})
+    assert listed == (f"SEGBOT_SCHEMA: no such schema file: {tmp_path / 'nope.toml'}",
+                      "SEGBOT_DATA: postgresql://ann@db/crm is a database: say what to read "
+                      "from it with SEGBOT_TABLE or SEGBOT_QUERY (one of them)")
