@@ -109,8 +109,8 @@ def as_loaded(name: str, column: pa.ChunkedArray) -> pa.ChunkedArray:
 def _as_int64(column: pa.ChunkedArray) -> pa.ChunkedArray:
     try:
         return column.cast(pa.int64())
-    except pa.ArrowInvalid:  # uint64 beyond int64
-        return column.cast(pa.float64())
+    except pa.ArrowInvalid:  # uint64 beyond int64: as a CSV reader would, a float
+        return column.cast(pa.float64(), safe=False)
 
 
 def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
