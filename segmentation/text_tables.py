@@ -1,0 +1,361 @@
+"""Read a CSV/TSV table's bytes: its encoding, its delimiter, and rows of the wrong length.
+
+A table is read in one pass with pyarrow when its bytes allow it: UTF-8 throughout (pyarrow
+checks every text cell) and every row as long as the header. Anything else is read again
+from the whole file: the encoding decided from every byte (UTF-8, UTF-16 with a byte-order
+mark, else Windows-1252 when every byte is text in it), and rows of the wrong length left out
+by line number. What that took comes back as cleaning steps for the run's report.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+
+from segmentation.errors import DataError
+from segmentation.result import CleaningStep
+from segmentation.schema import looks_like_id_name
+
+DELIMITERS = ("\t", ",", ";", "|")
+HEAD_BYTES = 256 * 1024
+# Cells read as missing. Not "NA": in customer tables it is as often North America or Namibia;
+# a numeric column with "NA" markers is turned back into numbers afterwards.
+MISSING_MARKERS = ("", "NULL", "null", "NaN", "nan", "N/A", "n/a", "#N/A", "None", "none")
+# The bytes file(1) does not accept in text: NUL and the other C0 controls but BEL, BS, TAB,
+# LF, VT, FF, CR and ESC. Binary data is full of them; text, in any of our encodings, never.
+_NOT_TEXT = re.compile(rb"[\x00-\x06\x0e-\x1a\x1c-\x1f\x7f]")
+_NOT_TEXT_CHARS = re.compile("[\x00-\x06\x0e-\x1a\x1c-\x1f\x7f]")
+# A character UTF-8 spells in two to four bytes: in a file that also has bytes that are not
+# UTF-8, these were typed as UTF-8 and would read as "Ã©" if the file were read as cp1252.
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}"
+                            rb"|[\xf0-\xf4][\x80-\xbf]{3}")
+_SHOWN_LINES = 5  # line numbers a "dropped rows" step names; the rest are counted
+_MOST_ROWS_DROPPED = 0.10  # more rows than this of the wrong length: the header is wrong
+_MAX_BLOCK = 1 << 30  # pyarrow's block must hold the longest row; it takes an int32
+
+
+@dataclass(frozen=True)
+class TableBytes:
+    """A table file's bytes, decompressed: on disk or in memory, and the name they go by."""
+
+    name: str  # the file's name, or the name inside an archive: it decides the format
+    path: Path | None = None  # the bytes are this file's ...
+    data: bytes | None = None  # ... or these
+
+    def head(self, size: int) -> bytes:
+        """The first `size` bytes."""
+        if self.data is not None:
+            return self.data[:size]
+        assert self.path is not None
+        with self.path.open("rb") as handle:
+            return handle.read(size)
+
+    def read(self) -> bytes:
+        """Every byte."""
+        if self.data is not None:
+            return self.data
+        assert self.path is not None
+        return self.path.read_bytes()
+
+    def arrow_source(self) -> str | pa.BufferReader:
+        """What pyarrow reads the bytes from: the file itself when it is on disk."""
+        if self.data is not None:
+            return pa.BufferReader(self.data)
+        return str(self.path)
+
+
+@dataclass(frozen=True)
+class TextTable:
+    """A text table as read: the rows, the header as written, and what reading it took."""
+
+    frame: pd.DataFrame
+    header: tuple[str, ...]
+    steps: tuple[CleaningStep, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    """A whole file as UTF-8 bytes, with the step that says how it was decoded, if it had to be."""
+
+    utf8: bytes
+    step: CleaningStep | None
+
+
+@dataclass(frozen=True)
+class _BadRow:
+    """A row pyarrow could not use: the fields it has, its record number, its text."""
+
+    fields: int
+    number: int | None
+    text: str
+
+
+def read_text_table(content: TableBytes) -> TextTable:
+    """The table in CSV/TSV bytes; DataError when they are not a table in text."""
+    head = content.head(HEAD_BYTES)
+    if len(head) < HEAD_BYTES and not head.strip():
+        raise DataError(f"{content.name} has only blank lines: nothing to segment")
+    if _is_plain_utf8_text(head):
+        table = _read_in_one_pass(content, head)
+        if table is not None:
+            return table
+    return _read_carefully(content)
+
+
+def _is_plain_utf8_text(head: bytes) -> bool:
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _NOT_TEXT.search(head):
+        return False
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _read_in_one_pass(content: TableBytes, head: bytes) -> TextTable | None:
+    """The table, or None when it needs a careful reading (not UTF-8, ragged, a long row ...)."""
+    text_head = head.decode("utf-8", errors="ignore").removeprefix("\ufeff")
+    delimiter = detect_delimiter(text_head)
+    bad_rows: list[_BadRow] = []
+    try:
+        table = _arrow_read(content.arrow_source(), delimiter, _header(text_head, delimiter),
+                            bad_rows, careful=False)
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return None
+    if bad_rows or any(pa.types.is_binary(t) or pa.types.is_large_binary(t)
+                       for t in table.schema.types):  # a cell that is not UTF-8
+        return None
+    return TextTable(_to_frame(table), tuple(table.column_names))
+
+
+def _read_carefully(content: TableBytes) -> TextTable:
+    decoded = decode_text(content.read(), content.name)
+    if not decoded.utf8.strip():  # UTF-16 blanks
+        raise DataError(f"{content.name} has only blank lines: nothing to segment")
+    text_head = decoded.utf8[:HEAD_BYTES].decode("utf-8", errors="ignore")
+    delimiter = detect_delimiter(text_head)
+    bad_rows: list[_BadRow] = []
+    try:
+        table = _arrow_read(pa.BufferReader(decoded.utf8), delimiter,
+                            _header(text_head, delimiter), bad_rows, careful=True,
+                            block_size=min(max(len(decoded.utf8) + 1, 1 << 20), _MAX_BLOCK))
+    except pa.ArrowInvalid as error:
+        raise DataError(f"cannot read {content.name} as a table: "
+                        f"{str(error).removeprefix('CSV parse error: ')}") from error
+    steps = [decoded.step] if decoded.step else []
+    if bad_rows:
+        steps.append(_dropped_rows_step(content.name, decoded.utf8, table, bad_rows))
+    return TextTable(_to_frame(table), tuple(table.column_names), tuple(steps))
+
+
+def _arrow_read(source: str | pa.BufferReader, delimiter: str, header: list[str],
+                bad_rows: list[_BadRow], *, careful: bool,
+                block_size: int | None = None) -> pa.Table:
+    """Ids are read as text (leading zeros matter); "NA" is a value (North America)."""
+
+    def left_out(row: pa_csv.InvalidRow) -> str:
+        bad_rows.append(_BadRow(row.actual_columns, row.number, row.text))
+        return "skip"
+
+    read_options = pa_csv.ReadOptions(use_threads=not careful)  # careful: rows are numbered
+    if block_size:
+        read_options.block_size = block_size
+    ids = {name: pa.string() for name in header if looks_like_id_name(name)}
+    return pa_csv.read_csv(
+        source, read_options=read_options,
+        parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=careful,
+                                          invalid_row_handler=left_out),
+        convert_options=pa_csv.ConvertOptions(null_values=list(MISSING_MARKERS),
+                                              strings_can_be_null=True, column_types=ids))
+
+
+def _header(text_head: str, delimiter: str) -> list[str]:
+    first = text_head.splitlines()[0] if text_head else ""
+    return next(csv.reader([first], delimiter=delimiter), [])
+
+
+def _to_frame(table: pa.Table) -> pd.DataFrame:
+    """The frame pandas' own pyarrow reader makes: empty columns as floats, unique names."""
+    names, seen = [], set()
+    for position, name in enumerate(table.column_names):
+        name = name.strip() or f"Unnamed: {position}"
+        unique, copy = name, 0
+        while unique in seen:
+            copy += 1
+            unique = f"{name}.{copy}"
+        seen.add(unique)
+        names.append(unique)
+    schema = pa.schema([pa.field(name, pa.float64() if pa.types.is_null(type_) else type_)
+                        for name, type_ in zip(names, table.schema.types, strict=True)])
+    frame = table.rename_columns(names).cast(schema).to_pandas()
+    return numbers_with_na_markers(frame)
+
+
+def numbers_with_na_markers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns that are numbers apart from "NA" markers become numeric columns."""
+    updates = {}
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values) or not (values == "NA").any():
+            continue
+        numbers = pd.to_numeric(values.where(values != "NA"), errors="coerce")
+        if numbers.notna().sum() == values.notna().sum() - (values == "NA").sum():
+            updates[column] = numbers
+    return frame.assign(**updates) if updates else frame
+
+
+# --- encodings ---------------------------------------------------------------------------
+
+def decode_text(data: bytes, name: str) -> _Decoded:
+    """The whole file as UTF-8: UTF-8 (a BOM or none), UTF-16 with a BOM, or Windows-1252
+    when it is not UTF-8 and every byte is text in Windows-1252; DataError otherwise."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError as error:
+            raise DataError(f"cannot read {name}: it starts as UTF-16 text but is not "
+                            f"(offset {error.start}); save it as UTF-8 CSV and try again"
+                            ) from error
+        _refuse_control_characters(text, name)
+        non_ascii = [line for line in text.splitlines() if not line.isascii()]
+        return _Decoded(text.encode("utf-8"), _decoded_step(non_ascii, "UTF-16 text"))
+    body = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if len(body) < len(data):  # the BOM says UTF-8: a byte that is not is damage
+            raise encoding_error(name, error, "UTF-8") from error
+        return _windows_1252(data, name, error)
+    if (control := _NOT_TEXT.search(body)) is not None:
+        raise _not_text_error(name, control.start() + len(data) - len(body), data)
+    return _Decoded(body, None)
+
+
+def _windows_1252(data: bytes, name: str, not_utf8: UnicodeDecodeError) -> _Decoded:
+    try:
+        text = data.decode("cp1252")  # strict: 0x81, 0x8d, 0x8f, 0x90, 0x9d are undefined
+    except UnicodeDecodeError:
+        raise encoding_error(name, not_utf8, "UTF-8 or Windows-1252") from not_utf8
+    if (control := _NOT_TEXT.search(data)) is not None:
+        raise _not_text_error(name, control.start(), data)
+    non_ascii = [line for line in text.splitlines() if not line.isascii()]
+    if len(_UTF8_SEQUENCE.findall(data)) * 5 > len(non_ascii):
+        raise DataError(f"cannot read {name}: it mixes UTF-8 text with Windows-1252 text "
+                        f"(line {_line_of(data, not_utf8.start)} is not UTF-8, other lines "
+                        "are); save it as UTF-8 CSV and try again")
+    return _Decoded(text.encode("utf-8"),
+                    _decoded_step(non_ascii, "Windows-1252 (Latin-1) text, not UTF-8"))
+
+
+def _decoded_step(non_ascii: list[str], kind: str) -> CleaningStep:
+    """The step a summary shows: the encoding, and the characters it decided (é, £ ...)."""
+    shown = sorted({char for line in non_ascii[:1000] for char in line if not char.isascii()})
+    examples = " ".join(shown[:8]) + (" …" if len(shown) > 8 else "")
+    return CleaningStep(None, "decoded", len(non_ascii),
+                        f"{kind}: lines with {examples}" if shown else kind)
+
+
+def _refuse_control_characters(text: str, name: str) -> None:
+    if (control := _NOT_TEXT_CHARS.search(text)) is not None:
+        raise DataError(f"cannot read {name}: it is not text (character "
+                        f"U+{ord(control.group()):04X} on line "
+                        f"{text.count(chr(10), 0, control.start()) + 1}); save it as UTF-8 "
+                        "CSV and try again")
+
+
+def _not_text_error(name: str, offset: int, data: bytes) -> DataError:
+    return DataError(f"cannot read {name}: it is not text (byte 0x{data[offset]:02x} at offset "
+                     f"{offset}); save it as UTF-8 CSV and try again")
+
+
+def encoding_error(name: str, error: UnicodeDecodeError, expected: str) -> DataError:
+    """The error for bytes that are not text in the `expected` encoding."""
+    bad = error.object[error.start:error.start + 1].hex() if error.object else "?"
+    return DataError(f"cannot read {name}: it is not {expected} text (byte 0x{bad} at offset "
+                     f"{error.start}); save it as UTF-8 CSV and try again")
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+# --- delimiters and rows of the wrong length ----------------------------------------------
+
+def detect_delimiter(text: str) -> str:
+    """Pick the delimiter that splits the header and the next lines into equal field counts."""
+    lines = [line for line in text.splitlines()[:20] if line.strip()]
+    if len(lines) > 1:
+        lines = lines[:-1]  # the last line of the head may be cut short
+    if not lines:
+        return ","
+    best, best_fields = ",", 1
+    for delimiter in DELIMITERS:
+        counts = [len(row) for row in csv.reader(lines, delimiter=delimiter)]
+        if counts[0] > best_fields and all(count == counts[0] for count in counts):
+            best, best_fields = delimiter, counts[0]
+    return best
+
+
+def _dropped_rows_step(name: str, utf8: bytes, table: pa.Table,
+                       bad_rows: list[_BadRow]) -> CleaningStep:
+    """Rows left out for their length, by line number; DataError when there are too many of
+    them to be stray rows (a wrong header or delimiter) or one runs on over many lines."""
+    fields = table.num_columns
+    total = table.num_rows + len(bad_rows)
+    lines = _line_numbers(utf8, bad_rows[:_SHOWN_LINES])
+    for row, line in zip(bad_rows, lines, strict=False):
+        if row.text.count("\n") > 1:
+            raise DataError(f"cannot read {name}: the row on line {line} runs on over "
+                            f"{row.text.count(chr(10)) + 1} lines; is a quote (\") there "
+                            "never closed?")
+    where = _line_list(lines, len(bad_rows))
+    if len(bad_rows) > _MOST_ROWS_DROPPED * total:
+        raise DataError(f"cannot read {name}: {len(bad_rows):,} of its {total:,} rows do not "
+                        f"have the header's {fields} fields ({where}); check the header row "
+                        "and the delimiter")
+    return CleaningStep(None, "dropped rows", len(bad_rows),
+                        f"more or fewer fields than the header's {fields}: {where}")
+
+
+def _line_numbers(utf8: bytes, rows: list[_BadRow]) -> list[int]:
+    """Each row's line in the file, found from its text: rows after a cell with a line break
+    in it have a record number smaller than their line."""
+    lines, position = [], 0
+    for row in rows:
+        needle = row.text.encode("utf-8")
+        found = _find_line(utf8, needle, position)
+        if found < 0:  # not found as written: fall back to the record number
+            lines.append(row.number or 0)
+            continue
+        lines.append(_line_of(utf8, found))
+        position = found + len(needle)
+    return lines
+
+
+def _find_line(data: bytes, line: bytes, start: int) -> int:
+    """Where `line` stands as a whole line of `data`, at or after `start`; -1 if nowhere."""
+    while True:
+        found = data.find(line, start)
+        if found < 0:
+            return -1
+        end = found + len(line)
+        if ((found == 0 or data[found - 1:found] in (b"\n", b"\r"))
+                and data[end:end + 1] in (b"", b"\n", b"\r")):
+            return found
+        start = found + 1
+
+
+def _line_list(lines: list[int], count: int) -> str:
+    shown = [str(line) for line in lines]
+    if count > len(shown):
+        return f"lines {', '.join(shown)} and {count - len(shown):,} more"
+    if len(shown) == 1:
+        return f"line {shown[0]}"
+    return f"lines {', '.join(shown[:-1])} and {shown[-1]}"
