@@ -1,19 +1,55 @@
-"""Read a customer table file: CSV/TSV text (`segmentation.text_tables`) or Parquet."""
+"""Read a customer table file: CSV/TSV text, an Excel workbook or Parquet, compressed or not.
+
+`read_file` opens what the file holds (a .gz, .bz2 or .xz file's contents, the one table in a
+.zip) and reads it by its format (`segmentation.text_tables` for text).
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import bz2
+import datetime as dt
+import enum
+import gzip
+import io
+import lzma
+import zipfile
+import zlib
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
 from segmentation.errors import DataError
 from segmentation.result import CleaningStep
-from segmentation.sources import FileSource, LoadedTable
-from segmentation.text_tables import MISSING_MARKERS, TableBytes, read_text_table
+from segmentation.schema import looks_like_id_name
+from segmentation.sources import OPTION_NAMES, FileSource, LoadedTable
+from segmentation.text_tables import (  # MISSING_MARKERS: database reads take them from here
+    MISSING_MARKERS,
+    TableBytes,
+    numbers_with_na_markers,
+    read_text_table,
+)
 
-__all__ = ["MISSING_MARKERS", "load_table", "read_file"]  # the markers: also database reads
 
-_PARQUET_SUFFIXES = {".parquet", ".pq"}
+class TableFormat(enum.Enum):
+    """How a file's (decompressed) bytes are read."""
+
+    TEXT = "CSV/TSV text"
+    EXCEL = "Excel workbook"
+    PARQUET = "Parquet"
+
+
+_SUFFIX_FORMATS = {".parquet": TableFormat.PARQUET, ".pq": TableFormat.PARQUET,
+                   ".xlsx": TableFormat.EXCEL, ".xlsm": TableFormat.EXCEL,
+                   ".xlsb": TableFormat.EXCEL, ".xls": TableFormat.EXCEL,
+                   ".ods": TableFormat.EXCEL}
+_TABLE_TEXT_SUFFIXES = {".csv", ".tsv", ".tab"}  # not .txt: in a zip, as often a README
+_DECOMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
+    ".gz": gzip.decompress, ".bz2": bz2.decompress, ".xz": lzma.decompress}
+_DECOMPRESS_ERRORS = (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError)
+_MAX_NESTING = 3  # customers.csv.gz inside a .zip is two; more is not a table export
+# What Excel shows in a cell whose formula failed: missing, as in a CSV saved from it.
+_EXCEL_ERRORS = ("#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!")
 
 
 def load_table(path: str | Path) -> pd.DataFrame:
@@ -24,16 +60,24 @@ def load_table(path: str | Path) -> pd.DataFrame:
 def read_file(source: FileSource) -> LoadedTable:
     """The table in a file, with what reading it took (see `segmentation.sources`)."""
     _check_readable(source.path)
-    content = TableBytes(source.path.name, path=source.path)
+    content = unpack(source.path)
+    table_format = format_of(content)
+    where = content.name
+    if source.sheet and table_format is not TableFormat.EXCEL:
+        raise DataError(f"{content.name} is {table_format.value}, not an Excel workbook: it "
+                        f"has no sheet {source.sheet!r} to read")
     steps: tuple[CleaningStep, ...] = ()
-    if source.path.suffix.lower() in _PARQUET_SUFFIXES:
+    if table_format is TableFormat.PARQUET:
         frame = _read_parquet(content)
+    elif table_format is TableFormat.EXCEL:
+        sheet, frame = read_workbook(content, source.sheet)
+        where = f"{content.name} (sheet {sheet})"
     else:
         text = read_text_table(content)
         frame, steps = text.frame, text.steps
     frame.columns = [str(column).strip() for column in frame.columns]
     if frame.empty:
-        raise DataError(f"{content.name} has a header but no rows: nothing to segment")
+        raise DataError(f"{where} has a header but no rows: nothing to segment")
     return LoadedTable(frame, source.describe(), steps)
 
 
@@ -41,14 +85,169 @@ def _check_readable(path: Path) -> None:
     if not path.exists():
         raise DataError(f"no such file: {path}")
     if path.is_dir():
-        raise DataError(f"{path} is a folder; give the path of a CSV, TSV or Parquet file")
+        raise DataError(f"{path} is a folder; give the path of a CSV, TSV, Excel or Parquet "
+                        "file")
     if path.stat().st_size == 0:
         raise DataError(f"{path.name} is empty (0 bytes)")
 
 
-def _read_parquet(content: TableBytes) -> pd.DataFrame:
-    assert content.path is not None
+# --- compressed files ---------------------------------------------------------------------
+
+def unpack(path: Path) -> TableBytes:
+    """The table file's bytes: a compressed file's contents, the one table in a zip."""
+    content = TableBytes(path.name, path=path)
+    for _ in range(_MAX_NESTING):
+        suffix = PurePosixPath(content.name).suffix.lower()
+        if suffix == ".zip":
+            content = _unzip(content)
+        elif suffix in _DECOMPRESSORS:
+            try:
+                data = _DECOMPRESSORS[suffix](content.read())
+            except _DECOMPRESS_ERRORS as error:
+                raise DataError(f"cannot decompress {content.name}: {error}") from error
+            content = TableBytes(PurePosixPath(content.name).stem, data=data)
+        else:
+            return content
+    raise DataError(f"{path.name} is compressed {_MAX_NESTING} times over: decompress it and "
+                    "give the path of the table")
+
+
+def _unzip(content: TableBytes) -> TableBytes:
+    source = content.path if content.path is not None else io.BytesIO(content.read())
     try:
-        return pd.read_parquet(content.path)
+        with zipfile.ZipFile(source) as archive:
+            member = _table_in_zip(archive, content.name)
+            data = archive.read(member)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError,
+            *_DECOMPRESS_ERRORS) as error:  # RuntimeError: a password is needed
+        raise DataError(f"cannot read {content.name} as a zip archive: {error}") from error
+    return TableBytes(PurePosixPath(member.filename).name, data=data)
+
+
+def _table_in_zip(archive: zipfile.ZipFile, name: str) -> zipfile.ZipInfo:
+    """The one file in the archive, or the one table among other files (a README)."""
+    files = [info for info in archive.infolist() if not info.is_dir()
+             and not info.filename.startswith("__MACOSX/")
+             and PurePosixPath(info.filename).name not in (".DS_Store", "Thumbs.db")]
+    if not files:
+        raise DataError(f"{name} is an empty zip archive: no table in it")
+    tables = [info for info in files if _is_table_name(info.filename)]
+    if len(files) == 1 or len(tables) == 1:
+        return files[0] if len(files) == 1 else tables[0]
+    listed = ", ".join(info.filename for info in (tables or files)[:10])
+    more = len(tables or files) - 10
+    raise DataError(f"{name} holds {len(tables or files)} tables ({listed}"
+                    f"{f' and {more} more' if more > 0 else ''}); segbot reads one: unzip it "
+                    "and give the path of the table to segment")
+
+
+def _is_table_name(name: str) -> bool:
+    suffixes = [suffix.lower() for suffix in PurePosixPath(name).suffixes[-2:]]
+    while suffixes and (suffixes[-1] in _DECOMPRESSORS or suffixes[-1] == ".zip"):
+        suffixes.pop()
+    return bool(suffixes) and (suffixes[-1] in _SUFFIX_FORMATS
+                               or suffixes[-1] in _TABLE_TEXT_SUFFIXES)
+
+
+# --- formats ------------------------------------------------------------------------------
+
+def format_of(content: TableBytes) -> TableFormat:
+    """The format the name says, or the bytes when the name says text or nothing."""
+    known = _SUFFIX_FORMATS.get(PurePosixPath(content.name).suffix.lower())
+    if known is not None:
+        return known
+    head = content.head(4096)
+    if head.startswith(b"PAR1"):
+        return TableFormat.PARQUET
+    if head.startswith(b"\xd0\xcf\x11\xe0") or (  # an .xls, or an .xlsx, renamed .csv
+            head.startswith(b"PK\x03\x04") and (b"[Content_Types].xml" in head
+                                                or b"xl/" in head)):
+        return TableFormat.EXCEL
+    return TableFormat.TEXT
+
+
+def _read_parquet(content: TableBytes) -> pd.DataFrame:
+    source = content.path if content.path is not None else io.BytesIO(content.read())
+    try:
+        return pd.read_parquet(source)
     except Exception as error:  # pyarrow raises many unrelated types for a bad file
         raise DataError(f"cannot read {content.name} as Parquet: {error}") from error
+
+
+def read_workbook(content: TableBytes, sheet: str | None) -> tuple[str, pd.DataFrame]:
+    """The sheet named (else the first) of an Excel or OpenDocument workbook, and its name.
+
+    Cells read as they would from the CSV Excel saves: ids as text, numbers as numbers, dates
+    as dates, a column of numbers and words as text, error cells (#DIV/0!) missing.
+    """
+    from python_calamine import CalamineWorkbook
+
+    def source() -> str | io.BytesIO:
+        return str(content.path) if content.path is not None else io.BytesIO(content.read())
+
+    try:
+        workbook = CalamineWorkbook.from_object(source())
+        names = list(workbook.sheet_names)
+        workbook.close()
+        chosen = _choose_sheet(names, sheet, content.name)
+        # cells as calamine gives them (5524 → 5524, "00042" stays text), typed below: with
+        # pandas' own typing, a text "00042" in an id column would become the number 42
+        cells = pd.read_excel(source(), sheet_name=chosen, engine="calamine", dtype=object,
+                              keep_default_na=False,
+                              na_values=[*MISSING_MARKERS, *_EXCEL_ERRORS])
+    except DataError:
+        raise
+    except Exception as error:  # calamine raises its own, zip and XML errors for a bad file
+        raise DataError(f"cannot read {content.name} as an Excel workbook: {error}") from error
+    frame = pd.DataFrame({column: _typed_as_in_a_csv(cells[column], looks_like_id_name(
+        str(column))) for column in cells.columns}, index=cells.index)
+    return chosen, numbers_with_na_markers(frame)
+
+
+def _choose_sheet(names: list[str], sheet: str | None, name: str) -> str:
+    if not names:
+        raise DataError(f"{name} has no sheets")
+    if sheet is None:
+        return names[0]
+    if sheet in names:
+        return sheet
+    folded = [candidate for candidate in names if candidate.casefold() == sheet.casefold()]
+    if len(folded) == 1:
+        return folded[0]
+    raise DataError(f"{name} has no sheet named {sheet!r}; its sheets: {', '.join(names)} "
+                    f"(choose one with {OPTION_NAMES.sheet})")
+
+
+def _typed_as_in_a_csv(cells: pd.Series, is_id: bool) -> pd.Series:
+    """A column of cells typed as the CSV Excel saves of it reads: ids as text (5524, not
+    5524.0), numbers as numbers, dates as dates, a column of numbers and words as text."""
+    present = cells.dropna()
+    kinds = set(map(type, present))
+    if not is_id:
+        if kinds <= {int, float}:
+            return pd.to_numeric(cells)
+        if kinds <= {dt.datetime, pd.Timestamp}:
+            return pd.to_datetime(cells)
+        if kinds == {bool} and len(present) == len(cells):
+            return cells.astype(bool)
+    if kinds <= {str}:
+        text = cells.infer_objects()
+    else:
+        text = pd.Series([_cell_text(value) for value in cells], index=cells.index)
+    if not is_id:  # "12" typed as text in Excel is the number 12 in its CSV
+        numbers = pd.to_numeric(text, errors="coerce")
+        if len(present) and numbers.notna().sum() == len(present):
+            return numbers
+    return text
+
+
+def _cell_text(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime) and value == dt.datetime.combine(value.date(), dt.time()):
+        return value.date().isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
