@@ -1,7 +1,8 @@
 """Read a customer table file: CSV/TSV text, an Excel workbook or Parquet, compressed or not.
 
 `read_file` opens what the file holds (a .gz, .bz2 or .xz file's contents, the one table in a
-.zip) and reads it by its format (`segmentation.text_tables` for text).
+.zip), reads it by its format (`segmentation.text_tables` for text), and refuses a table whose
+first row is data rather than column names, so that no file is segmented misread.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import enum
 import gzip
 import io
 import lzma
+import re
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
@@ -50,6 +52,9 @@ _DECOMPRESS_ERRORS = (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError)
 _MAX_NESTING = 3  # customers.csv.gz inside a .zip is two; more is not a table export
 # What Excel shows in a cell whose formula failed: missing, as in a CSV saved from it.
 _EXCEL_ERRORS = ("#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!")
+_NUMBER = re.compile(r"[-+]?[$€£]?(\d[\d,' ]*([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?%?")
+_DATE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T]\d{1,2}:\d\d(:\d\d(\.\d+)?)?)?")
+_VALUES_COMPARED = 1000  # a header cell that is one of its column's first values is data
 
 
 def load_table(path: str | Path) -> pd.DataFrame:
@@ -72,9 +77,11 @@ def read_file(source: FileSource) -> LoadedTable:
     elif table_format is TableFormat.EXCEL:
         sheet, frame = read_workbook(content, source.sheet)
         where = f"{content.name} (sheet {sheet})"
+        check_header(list(frame.columns), frame, where)
     else:
         text = read_text_table(content)
         frame, steps = text.frame, text.steps
+        check_header(list(text.header), frame, where)
     frame.columns = [str(column).strip() for column in frame.columns]
     if frame.empty:
         raise DataError(f"{where} has a header but no rows: nothing to segment")
@@ -251,3 +258,43 @@ def _cell_text(value: object) -> str | None:
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()
     return str(value)
+
+
+# --- the header row -----------------------------------------------------------------------
+
+def check_header(header: Sequence[object], frame: pd.DataFrame, name: str) -> None:
+    """Refuse a table whose first row is data, or mostly blank, rather than column names."""
+    named = [(column, cell) for column, cell in zip(frame.columns, header, strict=True)
+             if not _is_blank(cell)]
+    used = [column for column, cell in zip(frame.columns, header, strict=True)
+            if not _is_blank(cell) or frame[column].notna().any()]
+    if len(named) * 2 < len(used):
+        shown = ", ".join(repr(str(cell)) for _, cell in named[:3]) or "none"
+        raise DataError(f"{name}: the first row names only {len(named)} of its {len(used)} "
+                        f"columns ({shown}); the column names must be the first row: is there "
+                        "a title or a blank row above them?")
+    data_like = [str(cell) for column, cell in named if _looks_like_value(cell, frame[column])]
+    if named and len(data_like) * 2 > len(named):
+        shown = ", ".join(repr(cell.strip()) for cell in data_like[:4])
+        raise DataError(f"{name}: the first row looks like data, not column names ({shown}"
+                        f"{', …' if len(data_like) > 4 else ''}); add a header row that names "
+                        "the columns (a column named only by a number or a date, such as 2024, "
+                        "reads as data too: give it a word)")
+
+
+def _is_blank(cell: object) -> bool:
+    text = str(cell).strip()
+    return not text or re.fullmatch(r"Unnamed: \d+", text) is not None
+
+
+def _looks_like_value(cell: object, column: pd.Series) -> bool:
+    """A number, a date, or one of the column's own values, rather than a name."""
+    if isinstance(cell, int | float | dt.date | dt.time):  # an Excel cell with a value
+        return True
+    text = str(cell).strip()
+    if _NUMBER.fullmatch(text) or _DATE.fullmatch(text):
+        return True
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_datetime64_any_dtype(column):
+        return False  # a word is none of its values
+    values = column.head(_VALUES_COMPARED).dropna()
+    return bool((values.astype(str).str.strip() == text).any())

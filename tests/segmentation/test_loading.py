@@ -218,6 +218,30 @@ def test_a_damaged_workbook_is_one_clear_error(tmp_path: Path) -> None:
         load_table(_write(tmp_path / "crm.xlsx", b"id,spend\n1,2\n"))
 
 
+# --- the header row -----------------------------------------------------------------------
+
+def test_a_table_without_a_header_row_is_refused(tmp_path: Path, reference_csv: Path) -> None:
+    rows = reference_csv.read_bytes().split(b"\r\n", 1)[1]  # the first row is a customer
+    with pytest.raises(DataError, match=r"first row looks like data, not column names "
+                                        r"\('5524', '1957', 'Graduation', 'Single', …\)"):
+        load_table(_write(tmp_path / "no-header.tsv", rows))
+
+
+def test_a_title_above_the_header_is_refused(tmp_path: Path) -> None:
+    frame = pd.DataFrame([["Customer list, March", None, None], [None, None, None],
+                          ["id", "spend", "region"], [1, 2, "EU"], [2, 3, "NA"]])
+    path = tmp_path / "report.xlsx"
+    frame.to_excel(path, index=False, header=False, engine="xlsxwriter")
+    with pytest.raises(DataError, match="names only 1 of its 3 columns .* a title"):
+        load_table(path)
+
+
+def test_a_header_with_some_year_columns_is_a_header(tmp_path: Path) -> None:
+    path = _write(tmp_path / "spend.csv",
+                  b"customer_id,region,plan,2023,2024\nA1,EU,pro,10,12\nA2,NA,free,0,3\n")
+    assert list(load_table(path).columns) == ["customer_id", "region", "plan", "2023", "2024"]
+
+
 # --- acceptance: the reference table as users save it segments as the original ----------
 
 def _save_as_xlsx(reference: pd.DataFrame, folder: Path) -> Path:
