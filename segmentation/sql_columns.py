@@ -22,6 +22,7 @@ from segmentation.loading import MISSING_MARKERS
 from segmentation.schema import looks_like_id_name
 
 _PG_TYPE = b"POSTGRESQL:type"
+_SAMPLE = 1_000  # text values tried as numbers before the whole column is
 # What PostgreSQL casts a column to when ADBC would hand us something no loader produces.
 _PG_CASTS = {"numeric": "float8", "money": "numeric::float8"}
 
@@ -129,17 +130,25 @@ def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
 def _text(column: pa.ChunkedArray) -> pa.ChunkedArray:
     """Loader's missing markers become missing; a column of numbers (bar "NA") becomes numeric."""
     column = column.cast(pa.string())
-    markers = pa.array(MISSING_MARKERS, type=pa.string())
-    column = pc.if_else(pc.is_in(column, value_set=markers), None, column)
+    marked = pc.is_in(column, value_set=pa.array(MISSING_MARKERS, type=pa.string()))
+    if pc.any(marked).as_py():
+        column = pc.if_else(marked, None, column)
+    is_na = pc.equal(column, "NA")
+    numbers = pc.if_else(is_na, None, column) if pc.any(is_na).as_py() else column
+    if not _numbers(numbers.slice(0, _SAMPLE).drop_null()):  # text: the usual case, decided fast
+        return column
     for target in (pa.int64(), pa.float64()):
-        try:
-            return column.cast(target)
-        except pa.ArrowInvalid:
-            continue
-    without_na = pc.if_else(pc.equal(column, "NA"), None, column)
-    if pc.any(pc.equal(column, "NA")).as_py():
-        try:
-            return without_na.cast(pa.float64())
-        except pa.ArrowInvalid:
-            pass
+        if numbers is column or target == pa.float64():  # "NA" gaps: only floats hold them
+            try:
+                return numbers.cast(target)
+            except pa.ArrowInvalid:
+                continue
     return column
+
+
+def _numbers(sample: pa.ChunkedArray) -> bool:
+    try:
+        sample.cast(pa.float64())
+    except pa.ArrowInvalid:
+        return False
+    return True
