@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="renders per chart, at the largest size only (default 200)")
     parser.add_argument("--textbook-rows", type=int, default=100_000,
                         help="rows for the textbook comparison; 0 skips it (default 100000)")
+    parser.add_argument("--sql-rows", type=int, default=1_000_000,
+                        help="rows read from PostgreSQL against COPY (bench/sql_read.py); "
+                             "0 skips it (default 1000000)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="refreshes per size, each in a fresh process; the fastest is "
                              "reported, the highest peak RSS (default 1)")
@@ -87,6 +90,8 @@ def run_all(args: argparse.Namespace) -> int:
         report["textbook"] = _spawn("textbook", args, rows=args.textbook_rows)
         print(f"  textbook at {args.textbook_rows:,} rows done, load average {_load()}",
               flush=True)
+    if args.sql_rows:
+        report["sql_read"] = _spawn_sql_read(args)
     report["load_after"] = os.getloadavg()
     text, markdown = format_report(report)
     print(text)
@@ -147,6 +152,17 @@ def _spawn(worker: str, args: argparse.Namespace, **options: Any) -> dict[str, A
                "--chart-processes", str(args.chart_processes)]
     subprocess.run(command, check=True, cwd=ROOT)
     return json.loads(result.read_text())
+
+
+def _spawn_sql_read(args: argparse.Namespace) -> dict[str, Any]:
+    """bench/sql_read.py in a process of its own: the read from PostgreSQL against COPY."""
+    command = [sys.executable, str(ROOT / "bench" / "sql_read.py"), "--rows", str(args.sql_rows),
+               "--repeat", str(max(3, args.repeat)), "--seed", str(args.seed),
+               "--out", str(args.out)]
+    subprocess.run(command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    result = json.loads((args.out / "sql_read.json").read_text())
+    print(f"  SQL read of {args.sql_rows:,} rows done, load average {_load()}", flush=True)
+    return result
 
 
 def _best_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -536,10 +552,16 @@ def format_report(report: dict[str, Any]) -> tuple[str, str]:
     tables = [table]
     if report.get("textbook"):
         tables.append(_textbook_table(report["textbook"]))
+    if report.get("sql_read"):
+        tables.append(_sql_read_table(report["sql_read"]))
     loads = (f"load average (1/5/15 min) before {_fmt_load(report['load_before'])}, "
              f"after {_fmt_load(report['load_after'])}; {report['machine']['cpus']} CPUs, "
              f"{report['machine']['memory_gib']} GiB")
     checks = verdicts(refreshes, report.get("textbook"))
+    if report.get("sql_read"):
+        from sql_read import verdict  # bench/sql_read.py, beside this file
+
+        checks.append(verdict(report["sql_read"]))
     text = "\n\n".join(_plain(t) for t in tables) + "\n" + loads + "\n\n" + "\n".join(checks)
     markdown = ("\n\n".join(_markdown(t) for t in tables) + "\n\n" + loads + "\n\n"
                 + "\n".join(f"- {line}" for line in checks) + "\n")
@@ -589,6 +611,14 @@ def verdicts(refreshes: dict[int, dict[str, Any]], book: dict[str, Any] | None) 
                          f"takes k={book['best_silhouette_k']}: ours is {gap:+.4f} against it "
                          f"(another choice of k, not a target; see BENCHMARKS.md)")
     return lines
+
+
+def _sql_read_table(sql: dict[str, Any]) -> list[list[str]]:
+    table = [[f"read {sql['rows']:,} rows from PostgreSQL", "best (s)", "× COPY", "target"]]
+    for name, best in sql["best_s"].items():
+        table.append([name, f"{best:.2f}", f"{sql['ratio_to_copy'][name]:.2f}",
+                      "≤ 2" if name == "segbot" else ""])
+    return table
 
 
 def _textbook_table(book: dict[str, Any]) -> list[list[str]]:
