@@ -119,6 +119,17 @@ def test_the_first_five_lines_are_named_and_the_rest_counted(tmp_path: Path) -> 
     assert step.reason.endswith("lines 5, 6, 50, 51, 52 and 3 more")
 
 
+def test_lines_are_named_in_file_order_across_a_file_read_in_many_blocks(
+        tmp_path: Path) -> None:
+    lines = ["id,spend,visits", *customers(200_000)]  # 2+ MB: pyarrow's threads share it
+    for line in (90_001, 5, 40_000, 40_001):
+        lines[line - 1] = "7,7"  # the same text on several lines
+    data = "\n".join(lines).encode()
+    assert len(data) > 2 * (1 << 20)
+    (step,) = read(write(tmp_path, "big.csv", data)).steps
+    assert step.reason.endswith("lines 5, 40000, 40001 and 90001")
+
+
 def test_line_numbers_count_line_breaks_inside_quoted_cells(tmp_path: Path) -> None:
     data = ('id,note,spend\n1,"first line\nsecond line",3\n2,short\n3,plain,4\n'
             + "\n".join(f"{i},n,{i}" for i in range(4, 40)) + "\n")
