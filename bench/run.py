@@ -614,9 +614,11 @@ def verdicts(refreshes: dict[int, dict[str, Any]], book: dict[str, Any] | None) 
 
 
 def _sql_read_table(sql: dict[str, Any]) -> list[list[str]]:
-    table = [[f"read {sql['rows']:,} rows from PostgreSQL", "best (s)", "× COPY", "target"]]
+    table = [[f"read {sql['rows']:,} rows from PostgreSQL", "best (s)", "÷ best COPY",
+              "median round ÷ COPY", "target"]]
     for name, best in sql["best_s"].items():
         table.append([name, f"{best:.2f}", f"{sql['ratio_to_copy'][name]:.2f}",
+                      f"{sql['median_round_ratio'][name]:.2f}",
                       "≤ 2" if name == "segbot" else ""])
     return table
 
