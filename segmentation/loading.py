@@ -19,6 +19,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 
+import numpy as np
 import pandas as pd
 
 from segmentation.errors import DataError
@@ -50,8 +51,10 @@ _DECOMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
     ".gz": gzip.decompress, ".bz2": bz2.decompress, ".xz": lzma.decompress}
 _DECOMPRESS_ERRORS = (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError)
 _MAX_NESTING = 3  # customers.csv.gz inside a .zip is two; more is not a table export
-# What Excel shows in a cell whose formula failed: missing, as in a CSV saved from it.
-_EXCEL_ERRORS = ("#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!")
+# Missing in a sheet: the CSV markers, and what Excel shows in a cell whose formula failed
+# (as in a CSV saved from it; calamine itself reads an error cell as "").
+_MISSING_CELLS = (*MISSING_MARKERS, "#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!",
+                  "#VALUE!")
 _NUMBER = re.compile(r"[-+]?[$€£]?(\d[\d,' ]*([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?%?")
 _DATE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T]\d{1,2}:\d\d(:\d\d(\.\d+)?)?)?")
 _VALUES_COMPARED = 1000  # a header cell that is one of its column's first values is data
@@ -75,9 +78,9 @@ def read_file(source: FileSource) -> LoadedTable:
     if table_format is TableFormat.PARQUET:
         frame = _read_parquet(content)
     elif table_format is TableFormat.EXCEL:
-        sheet, frame = read_workbook(content, source.sheet)
+        sheet, frame, header = read_workbook(content, source.sheet)
         where = f"{content.name} (sheet {sheet})"
-        check_header(list(frame.columns), frame, where)
+        check_header(header, frame, where)
     else:
         text = read_text_table(content)
         frame, steps = text.frame, text.steps
@@ -181,34 +184,69 @@ def _read_parquet(content: TableBytes) -> pd.DataFrame:
         raise DataError(f"cannot read {content.name} as Parquet: {error}") from error
 
 
-def read_workbook(content: TableBytes, sheet: str | None) -> tuple[str, pd.DataFrame]:
-    """The sheet named (else the first) of an Excel or OpenDocument workbook, and its name.
+def read_workbook(content: TableBytes,
+                  sheet: str | None) -> tuple[str, pd.DataFrame, list[object]]:
+    """The sheet named (else the first) of an Excel or OpenDocument workbook: its name, its
+    rows, and its first row's cells as they are (numbers, dates and text, for `check_header`).
 
-    Cells read as they would from the CSV Excel saves: ids as text, numbers as numbers, dates
-    as dates, a column of numbers and words as text, error cells (#DIV/0!) missing.
+    Cells are typed as the CSV Excel saves of the sheet reads: ids as text, numbers as
+    numbers, dates as dates, a column of numbers and words as text, error cells (#DIV/0!)
+    missing. They are typed here, column by column, rather than by pandas' read_excel, which
+    converts every cell in Python (twice the time) and turns a text "00042" id into 42.
     """
     from python_calamine import CalamineWorkbook
 
-    def source() -> str | io.BytesIO:
-        return str(content.path) if content.path is not None else io.BytesIO(content.read())
-
+    source = str(content.path) if content.path is not None else io.BytesIO(content.read())
     try:
-        workbook = CalamineWorkbook.from_object(source())
-        names = list(workbook.sheet_names)
+        workbook = CalamineWorkbook.from_object(source)
+        chosen = _choose_sheet(list(workbook.sheet_names), sheet, content.name)
+        rows = workbook.get_sheet_by_name(chosen).to_python(skip_empty_area=True)
         workbook.close()
-        chosen = _choose_sheet(names, sheet, content.name)
-        # cells as calamine gives them (5524 → 5524, "00042" stays text), typed below: with
-        # pandas' own typing, a text "00042" in an id column would become the number 42
-        cells = pd.read_excel(source(), sheet_name=chosen, engine="calamine", dtype=object,
-                              keep_default_na=False,
-                              na_values=[*MISSING_MARKERS, *_EXCEL_ERRORS])
     except DataError:
         raise
     except Exception as error:  # calamine raises its own, zip and XML errors for a bad file
         raise DataError(f"cannot read {content.name} as an Excel workbook: {error}") from error
-    frame = pd.DataFrame({column: _typed_as_in_a_csv(cells[column], looks_like_id_name(
-        str(column))) for column in cells.columns}, index=cells.index)
-    return chosen, numbers_with_na_markers(frame)
+    header: list[object] = list(rows[0]) if rows else []
+    columns = list(zip(*rows[1:], strict=True)) if len(rows) > 1 else [() for _ in header]
+    names = _unique_names([_cell_text(cell) or "" for cell in header])
+    frame = pd.DataFrame({name: _column_as_in_a_csv(column, looks_like_id_name(name))
+                          for name, column in zip(names, columns, strict=True)},
+                         index=pd.RangeIndex(len(rows) - 1 if rows else 0))
+    return chosen, numbers_with_na_markers(frame), header
+
+
+def _column_as_in_a_csv(column: tuple[object, ...], is_id: bool) -> pd.Series:
+    """A column's cells, empty and error cells (calamine gives "") and markers missing,
+    typed by `_typed_as_in_a_csv`; a column of numbers only, the most common, straight."""
+    kinds = set(map(type, column))
+    if not is_id and kinds and kinds <= {float, int}:
+        return _whole_numbers_as_integers(pd.Series(np.array(column, dtype=float)))
+    cells = pd.Series(column, dtype=object)
+    if str in kinds:
+        cells = cells.mask(cells.isin(_MISSING_CELLS))
+    return _typed_as_in_a_csv(cells, is_id)
+
+
+def _whole_numbers_as_integers(numbers: pd.Series) -> pd.Series:
+    """Integers when every number is whole and none is missing, as a CSV column of them."""
+    values = numbers.to_numpy()
+    if (len(values) and not np.isnan(values).any() and (values % 1 == 0).all()
+            and np.abs(values).max() < 2**53):
+        return numbers.astype("int64")
+    return numbers
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    """Column names as pandas makes them: a blank one "Unnamed: 3", a repeat "spend.1"."""
+    unique: list[str] = []
+    for position, name in enumerate(names):
+        name = name.strip() or f"Unnamed: {position}"
+        candidate, copy = name, 0
+        while candidate in unique:
+            copy += 1
+            candidate = f"{name}.{copy}"
+        unique.append(candidate)
+    return unique
 
 
 def _choose_sheet(names: list[str], sheet: str | None, name: str) -> str:
@@ -231,9 +269,9 @@ def _typed_as_in_a_csv(cells: pd.Series, is_id: bool) -> pd.Series:
     present = cells.dropna()
     kinds = set(map(type, present))
     if not is_id:
-        if kinds <= {int, float}:
-            return pd.to_numeric(cells)
-        if kinds <= {dt.datetime, pd.Timestamp}:
+        if kinds <= {int, float}:  # Excel keeps every number as a float
+            return _whole_numbers_as_integers(pd.to_numeric(cells).astype(float))
+        if kinds <= {dt.date, dt.datetime}:
             return pd.to_datetime(cells)
         if kinds == {bool} and len(present) == len(cells):
             return cells.astype(bool)
@@ -241,9 +279,10 @@ def _typed_as_in_a_csv(cells: pd.Series, is_id: bool) -> pd.Series:
         text = cells.infer_objects()
     else:
         text = pd.Series([_cell_text(value) for value in cells], index=cells.index)
-    if not is_id:  # "12" typed as text in Excel is the number 12 in its CSV
+    if not is_id and len(present) and _NUMBER.fullmatch(str(present.iloc[0]).strip()):
+        # "12" typed as text in Excel is the number 12 in its CSV
         numbers = pd.to_numeric(text, errors="coerce")
-        if len(present) and numbers.notna().sum() == len(present):
+        if numbers.notna().sum() == len(present):
             return numbers
     return text
 

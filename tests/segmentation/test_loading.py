@@ -157,6 +157,7 @@ CUSTOMERS = pd.DataFrame({
     "signup": pd.to_datetime(["2012-09-04", "2014-03-08", "2013-08-21"]),
     "spend": [10.5, np.nan, 3.0],
     "region": ["NA", "EU", "APAC"],
+    "visits": ["3", "4", "12"],  # numbers typed as text in Excel: numbers in its CSV too
 })
 
 
@@ -169,6 +170,7 @@ def test_the_first_sheet_of_a_workbook_loads_as_its_csv_would(tmp_path: Path) ->
     assert pd.api.types.is_datetime64_any_dtype(frame["signup"])
     assert frame["spend"].isna().tolist() == [False, True, False]
     assert frame["region"].tolist() == ["NA", "EU", "APAC"]  # North America
+    assert frame["visits"].tolist() == [3, 4, 12]
 
 
 def test_a_sheet_is_chosen_by_name_and_a_missing_one_lists_the_sheets(tmp_path: Path) -> None:
