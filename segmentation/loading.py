@@ -86,6 +86,8 @@ def read_file(source: FileSource) -> LoadedTable:
         frame, steps = text.frame, text.steps
         check_header(list(text.header), frame, where)
     frame.columns = [str(column).strip() for column in frame.columns]
+    if not len(frame.columns):
+        raise DataError(f"{where} is empty: no column names and no rows")
     if frame.empty:
         raise DataError(f"{where} has a header but no rows: nothing to segment")
     return LoadedTable(frame, source.describe(), steps)

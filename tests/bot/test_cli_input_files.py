@@ -25,6 +25,15 @@ def _zip(path: Path, files: dict[str, bytes]) -> bytes:
     return path.read_bytes()
 
 
+def _blank_workbook(path: Path) -> bytes:
+    import xlsxwriter
+
+    workbook = xlsxwriter.Workbook(path)
+    workbook.add_worksheet("Empty")
+    workbook.close()
+    return path.read_bytes()
+
+
 def _rows(count: int, start: int = 1) -> bytes:
     return b"".join(b"%d,%d,%d\n" % (i, i * 7 % 23, i % 5) for i in range(start, start + count))
 
@@ -51,6 +60,7 @@ HOSTILE: dict[str, Callable[[Path], bytes]] = {
     "two-tables.zip": lambda folder: _zip(folder / "t.zip", {"a.csv": b"x", "b.csv": b"y"}),
     "empty.zip": lambda folder: _zip(folder / "e.zip", {}),
     "not-a-workbook.xlsx": lambda _: b"id,spend\n1,2\n",
+    "blank-sheet.xlsx": lambda folder: _blank_workbook(folder / "blank.xlsx"),
     "workbook-renamed.csv": lambda folder: _zip(folder / "w.zip", {"[Content_Types].xml": b"<"}),
     "parquet-in-name-only.parquet": lambda _: b"id,spend\n1,2\n",
 }
