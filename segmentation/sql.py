@@ -2,8 +2,8 @@
 SQLAlchemy.
 
 PostgreSQL is read with the ADBC driver, which streams the rows as binary COPY straight into
-Arrow: a million customers take about 1.3 times a bare `COPY … TO STDOUT` of the same rows,
-where `pandas.read_sql` took over five times as long (BENCHMARKS.md). It connects through
+Arrow: a million customers take 1.1–1.5 times a bare `COPY … TO STDOUT` of the same rows,
+where `pandas.read_sql` took 5–6 times as long (BENCHMARKS.md). It connects through
 libpq, so the environment's PGPASSWORD, ~/.pgpass, PGSSLMODE … apply as they do for psql, and
 the driver named in the URL (`postgresql+psycopg://`) does not matter. Every other database is
 read through SQLAlchemy with the dialect the user installed.
