@@ -6,10 +6,15 @@ row or per customer, so 10M order rows aggregate in seconds.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from segmentation.errors import DataError
+
+if TYPE_CHECKING:  # orders.py imports this module; the type is only for the signature
+    from segmentation.orders import OrderColumns
 
 # Columns of a parsed order frame (see `segmentation.orders.parse_orders`).
 CUSTOMER, DATE, AMOUNT, QUANTITY = "customer_id", "date", "amount", "quantity"
@@ -52,7 +57,7 @@ def trend_window_days(first_day: pd.Timestamp, as_of: pd.Timestamp) -> int:
     return max(min(TREND_WINDOW_DAYS, history // 2), 1)
 
 
-def customer_features(orders: pd.DataFrame, columns: object = None,
+def customer_features(orders: pd.DataFrame, columns: OrderColumns | None = None,
                       as_of: pd.Timestamp | None = None) -> pd.DataFrame:
     """One row per customer who bought on or before ``as_of`` (default: the latest date).
 
@@ -80,17 +85,19 @@ def customer_features(orders: pd.DataFrame, columns: object = None,
     - category_share:<value>, channel_share:<value>: share of the customer's spend on each of
       the top `MAX_SHARE_COLUMNS` values by spend (0 when the customer spent nothing)
 
-    Money columns, trend-by-value, returns and shares need an amount column.
-    ``columns`` (the `OrderColumns` read) is accepted for the caller's symmetry and unused:
-    the frame's own columns say which roles exist.
+    Money columns, trend-by-value, returns and shares need an amount column. ``columns``
+    (the `OrderColumns` read) may be left out: the frame's own columns say which roles exist.
     """
     codes, day, valid = _rows(orders)
+    if not valid.any():
+        raise DataError("no order row has both a customer and a date: no customer features")
     as_of_day = int(day[valid].max()) if as_of is None else _day_number(as_of)
     valid &= day <= as_of_day
     amount = orders[AMOUNT].to_numpy(dtype="float64") if AMOUNT in orders else None
     bought = valid if amount is None else valid & (amount >= 0)
     if not bought.any():
-        raise DataError("no purchase on or before the as-of date: no customer features")
+        raise DataError(f"no purchase on or before {pd.Timestamp(as_of_day, unit='D'):%Y-%m-%d}"
+                        ": no customer features")
     count = len(orders[CUSTOMER].cat.categories)
     order = orders[ORDER].cat.codes.to_numpy() if ORDER in orders else None
     occasion_customer, occasion_day = _occasions(

@@ -11,6 +11,8 @@ import re
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from segmentation.errors import DataError
 
@@ -270,22 +272,67 @@ def _money_values(texts: pd.Series, decimal: str) -> np.ndarray:
 
 # --- ids and labels --------------------------------------------------------------------------
 
+_PLAIN_INTEGER = r"^(0|[1-9][0-9]{0,17})$"  # reads back as the same text after int()
+
+
 def as_categories(series: pd.Series, *, text: bool = True) -> pd.Series:
     """A categorical column: each distinct value once, codes per row; missing stays missing.
 
     With ``text`` the categories are strings, trimmed, whole-number floats without ".0"
-    (ids read as floats because of a gap), and a blank value counts as missing.
+    (ids read as floats because of a gap), and a blank value counts as missing. Without it,
+    text that is all plain whole numbers becomes integer categories: hashing 8M distinct
+    order numbers as int64 is three times faster than as strings, and writing them back as
+    text would cost more than both.
     """
-    codes, uniques = pd.factorize(series)
-    if text or is_text(series):
-        labels = _id_text(pd.Series(uniques, dtype=uniques.dtype))
-        relabel, uniques = pd.factorize(labels)
-        codes = np.where(codes >= 0, relabel[np.maximum(codes, 0)], -1)
-    categories = pd.Categorical.from_codes(codes, categories=pd.Index(uniques))
-    return pd.Series(categories, index=series.index, name=series.name, copy=False)
+    integers = _plain_integers(series)
+    if integers is not None:
+        codes, uniques = _factorize_integers(integers)
+        categories = _integer_text(uniques) if text else pd.Index(uniques)
+    else:
+        codes, found = pd.factorize(series)
+        categories = pd.Index(found)
+        if text or is_text(series):
+            labels = _id_text(pd.Series(found, dtype=found.dtype))
+            if not labels.equals(pd.Series(found, dtype=found.dtype).astype("str")):
+                relabel, categories = pd.factorize(labels)  # trimming made some ids one
+                codes = np.where(codes >= 0, relabel[np.maximum(codes, 0)], -1)
+            else:
+                categories = pd.Index(labels)
+    values = pd.Categorical.from_codes(codes, categories=categories)
+    return pd.Series(values, index=series.index, name=series.name, copy=False)
+
+
+def _plain_integers(series: pd.Series) -> np.ndarray | None:
+    """Text ids that are all plain whole numbers, as int64 with -1 where missing; else None."""
+    if not is_text(series) or series.isna().all():
+        return None
+    values = pa.array(series.array) if isinstance(series.dtype, pd.StringDtype) else pa.array(
+        series.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    for part in (values.slice(0, 1_000), values):  # most text ids fail in the first few
+        if not pc.all(pc.match_substring_regex(part, _PLAIN_INTEGER)).as_py():
+            return None
+    integers = pc.cast(values, pa.int64())
+    return np.asarray(pc.fill_null(integers, -1) if integers.null_count else integers)
+
+
+def _factorize_integers(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes and distinct values of non-negative integers, -1 marking a missing value."""
+    codes, uniques = pd.factorize(values)
+    missing = np.flatnonzero(uniques == -1)
+    if missing.size:
+        gap = int(missing[0])
+        codes = np.where(codes == gap, -1, codes - (codes > gap))
+        uniques = np.delete(uniques, gap)
+    return codes, uniques
+
+
+def _integer_text(values: np.ndarray | pd.Index) -> pd.Index:
+    return pd.Index(pa.array(np.asarray(values, dtype=np.int64)).cast(pa.string()).to_pandas())
 
 
 def _id_text(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_integer_dtype(values.dtype):
+        return pd.Series(_integer_text(values.to_numpy()), index=values.index, copy=False)
     if pd.api.types.is_float_dtype(values.dtype):
         whole = values.notna() & (values % 1 == 0)
         text = values.astype(object).astype(str)

@@ -15,7 +15,7 @@ import pytest
 
 from segmentation.errors import ConfigError, DataError
 from segmentation.loading import load_table
-from segmentation.order_features import MAX_SHARE_COLUMNS, trend_window_days
+from segmentation.order_features import MAX_SHARE_COLUMNS, _occasions, trend_window_days
 from segmentation.order_roles import Role
 from segmentation.order_values import guess_decimal, parse_dates, parse_numbers
 from segmentation.orders import (
@@ -401,3 +401,31 @@ def test_yyyymmdd_numbers_are_dates_only_in_a_column_named_like_one() -> None:
     orders, _ = parse_orders(export, columns)
     assert orders["date"].iloc[1] == pd.Timestamp("1997-01-12")
     assert detect_order_history(export.drop(columns="date")) is None
+
+
+@pytest.mark.parametrize("ids", [["007", "7", "007", None], ["12", "7", "12", None],
+                                 [" 7", "7", "x7", None]])
+def test_customer_ids_stay_the_text_they_were_written_as(ids: list[str | None]) -> None:
+    export = orders_frame([(str(i), f"2024-01-0{n + 1}", 1.0) for n, i in enumerate(ids)])
+    export["customer_id"] = pd.Series(ids, dtype="str")
+    orders, steps = parse_orders(export, OrderColumns("customer_id", "order_date", "amount"))
+    expected = [i.strip() for i in ids if i is not None]
+    assert orders["customer_id"].astype(str).tolist() == expected
+    assert [(step.column, step.count) for step in steps] == [("customer_id", 1)]
+
+
+def test_features_before_the_first_purchase_are_refused(
+        cdnow_parsed: tuple[pd.DataFrame, tuple[CleaningStep, ...]]) -> None:
+    with pytest.raises(DataError, match="no purchase on or before 1996-12-31"):
+        customer_features(cdnow_parsed[0], as_of=pd.Timestamp("1996-12-31"))
+
+
+def test_occasions_are_the_same_when_codes_are_too_wide_to_pack() -> None:
+    rng = np.random.default_rng(0)
+    customer, order = rng.integers(0, 50, 400), rng.integers(0, 120, 400)
+    day = rng.integers(10_000, 10_030, 400)
+    packed = _occasions(customer, day, order)
+    # The same customers and orders renumbered far apart: 2**40 customers need 41 bits.
+    wide = _occasions(customer * 2**40, day, order * 2**20)
+    assert np.array_equal(packed[1], wide[1])
+    assert np.array_equal(packed[0] * 2**40, wide[0])
