@@ -188,6 +188,7 @@ def _read_with_sqlalchemy(url: URL, source: SqlSource, query: str,
     from pandas.errors import DatabaseError as PandasDatabaseError
     from sqlalchemy.exc import SQLAlchemyError
 
+    _check_sqlite_file(url)
     engine = _engine(url)
     try:
         with engine.connect() as connection:
@@ -231,6 +232,17 @@ def dialect_of(url: URL, *, driver: bool = True) -> Dialect:
         raise ConfigError(f"cannot read {url.drivername}:// URLs: the driver {module} is not "
                           f"installed; pip install {package}") from None
     return dialect()
+
+
+def _check_sqlite_file(url: URL) -> None:
+    """A SQLite path that does not exist is a typo: SQLite would create an empty database."""
+    from pathlib import Path
+
+    path = url.database or ""
+    if url.get_backend_name() == "sqlite" and path not in ("", ":memory:") \
+            and not path.startswith("file:") and not Path(path).exists():
+        raise DataError(f"no such SQLite database: {path} (sqlite:///relative/path.db, "
+                        "sqlite:////absolute/path.db)")
 
 
 def _check_table(connection: Connection, table: str, where: str) -> None:

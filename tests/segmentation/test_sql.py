@@ -218,6 +218,13 @@ def test_sqlite_reads_with_the_same_column_types(sqlite_db) -> None:
     assert queried["customer_id"].tolist() == ["7"]
 
 
+def test_a_sqlite_path_that_does_not_exist_is_not_created(tmp_path) -> None:
+    typo = tmp_path / "crm-typo.db"
+    with pytest.raises(DataError, match=f"no such SQLite database: {typo}"):
+        read(f"sqlite:///{typo}", table="customers")
+    assert not typo.exists()
+
+
 @pytest.mark.parametrize("choice, words", [
     ({"table": "nosuch"}, ["no table nosuch in sqlite:///"]),
     ({"table": "empty"}, ["has no rows"]),
