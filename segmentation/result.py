@@ -37,7 +37,8 @@ class CleaningStep:
     """One cleaning action: how many rows or values it touched and why."""
 
     column: str | None
-    action: str  # "dropped rows" | "imputed" | "relabelled" | "dropped column" | "numbered rows"
+    # "dropped rows" | "imputed" | "relabelled" | "dropped column" | "numbered rows" | "decoded"
+    action: str
     count: int
     reason: str
 
