@@ -89,14 +89,6 @@ class _Decoded:
     step: CleaningStep | None
 
 
-@dataclass(frozen=True)
-class _BadRow:
-    """A row pyarrow could not use: the fields it has and its text."""
-
-    fields: int
-    text: str
-
-
 def read_text_table(content: TableBytes) -> TextTable:
     """The table in CSV/TSV bytes; DataError when they are not a table in text."""
     head = content.head(HEAD_BYTES)
@@ -123,7 +115,7 @@ def _read_in_one_pass(content: TableBytes, head: bytes) -> TextTable | None:
     """The table, or None when it needs a careful reading (not UTF-8, ragged, a long row ...)."""
     text_head = head.decode("utf-8", errors="ignore").removeprefix("\ufeff")
     delimiter = detect_delimiter(text_head)
-    bad_rows: list[_BadRow] = []
+    bad_rows: list[str] = []
     try:
         table = _arrow_read(content.arrow_source(), delimiter, _header(text_head, delimiter),
                             bad_rows, line_breaks_in_cells=False)
@@ -136,13 +128,13 @@ def _read_in_one_pass(content: TableBytes, head: bytes) -> TextTable | None:
 
 
 def _read_carefully(content: TableBytes) -> TextTable:
-    decoded = decode_text(content.read(), content.name)
+    decoded = _decode_text(content.read(), content.name)
     if not decoded.utf8.strip():  # UTF-16 blanks
         raise DataError(f"{content.name} has only blank lines: nothing to segment")
     text_head = decoded.utf8[:HEAD_BYTES].decode("utf-8", errors="ignore")
     delimiter = detect_delimiter(text_head)
     header = _header(text_head, delimiter)
-    bad_rows: list[_BadRow] = []
+    bad_rows: list[str] = []
     try:
         try:
             table = _arrow_read(pa.BufferReader(decoded.utf8), delimiter, header, bad_rows,
@@ -162,7 +154,7 @@ def _read_carefully(content: TableBytes) -> TextTable:
 
 
 def _arrow_read(source: str | pa.BufferReader, delimiter: str, header: list[str],
-                bad_rows: list[_BadRow], *, line_breaks_in_cells: bool,
+                bad_rows: list[str], *, line_breaks_in_cells: bool,
                 block_size: int | None = None) -> pa.Table:
     """Ids are read as text (leading zeros matter); "NA" is a value (North America).
 
@@ -172,7 +164,7 @@ def _arrow_read(source: str | pa.BufferReader, delimiter: str, header: list[str]
     """
 
     def left_out(row: pa_csv.InvalidRow) -> str:
-        bad_rows.append(_BadRow(row.actual_columns, row.text))
+        bad_rows.append(row.text)
         return "skip"
 
     read_options = pa_csv.ReadOptions()
@@ -225,7 +217,7 @@ def numbers_with_na_markers(frame: pd.DataFrame) -> pd.DataFrame:
 
 # --- encodings ---------------------------------------------------------------------------
 
-def decode_text(data: bytes, name: str) -> _Decoded:
+def _decode_text(data: bytes, name: str) -> _Decoded:
     """The whole file as UTF-8: UTF-8 (a BOM or none), UTF-16 with a BOM, or Windows-1252
     when it is not UTF-8 and every byte is text in Windows-1252; DataError otherwise."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -243,7 +235,7 @@ def decode_text(data: bytes, name: str) -> _Decoded:
         body.decode("utf-8")
     except UnicodeDecodeError as error:
         if len(body) < len(data):  # the BOM says UTF-8: a byte that is not is damage
-            raise encoding_error(name, error, "UTF-8") from error
+            raise _encoding_error(name, error, "UTF-8") from error
         return _windows_1252(data, name, error)
     if _first_control(body) >= 0:
         raise _not_text_error(name, _first_control(body) + len(data) - len(body), data)
@@ -254,7 +246,7 @@ def _windows_1252(data: bytes, name: str, not_utf8: UnicodeDecodeError) -> _Deco
     try:
         text = data.decode("cp1252")  # strict: 0x81, 0x8d, 0x8f, 0x90, 0x9d are undefined
     except UnicodeDecodeError:
-        raise encoding_error(name, not_utf8, "UTF-8 or Windows-1252") from not_utf8
+        raise _encoding_error(name, not_utf8, "UTF-8 or Windows-1252") from not_utf8
     if _first_control(data) >= 0:
         raise _not_text_error(name, _first_control(data), data)
     non_ascii = [line for line in text.splitlines() if not line.isascii()]
@@ -296,7 +288,7 @@ def _not_text_error(name: str, offset: int, data: bytes) -> DataError:
                      f"{offset}); save it as UTF-8 CSV and try again")
 
 
-def encoding_error(name: str, error: UnicodeDecodeError, expected: str) -> DataError:
+def _encoding_error(name: str, error: UnicodeDecodeError, expected: str) -> DataError:
     """The error for bytes that are not text in the `expected` encoding."""
     bad = error.object[error.start:error.start + 1].hex() if error.object else "?"
     return DataError(f"cannot read {name}: it is not {expected} text (byte 0x{bad} at offset "
@@ -310,8 +302,9 @@ def _line_of(data: bytes, offset: int) -> int:
 # --- delimiters and rows of the wrong length ----------------------------------------------
 
 def detect_delimiter(text: str) -> str:
-    """Pick the delimiter that splits the header and the next lines into equal field counts."""
-    lines = [line for line in text.splitlines()[:20] if line.strip()]
+    """Pick the delimiter that splits the header and most of the next lines (a ragged row
+    among them is left out later) into the same number of fields, the most fields."""
+    lines = [line for line in text.splitlines()[:40] if line.strip()]
     if len(lines) > 1:
         lines = lines[:-1]  # the last line of the head may be cut short
     if not lines:
@@ -319,22 +312,23 @@ def detect_delimiter(text: str) -> str:
     best, best_fields = ",", 1
     for delimiter in DELIMITERS:
         counts = [len(row) for row in csv.reader(lines, delimiter=delimiter)]
-        if counts[0] > best_fields and all(count == counts[0] for count in counts):
+        agreeing = sum(count == counts[0] for count in counts)
+        if counts[0] > best_fields and agreeing >= 0.8 * len(counts):
             best, best_fields = delimiter, counts[0]
     return best
 
 
 def _dropped_rows_step(name: str, utf8: bytes, table: pa.Table,
-                       bad_rows: list[_BadRow]) -> CleaningStep:
+                       bad_rows: list[str]) -> CleaningStep:
     """Rows left out for their length, by line number; DataError when there are too many of
     them to be stray rows (a wrong header or delimiter) or one runs on over many lines."""
     fields = table.num_columns
     total = table.num_rows + len(bad_rows)
     for row in bad_rows:
-        if row.text.count("\n") > 1:
-            line = _line_of(utf8, max(_find_line(utf8, row.text.encode("utf-8"), 0), 0))
+        if row.count("\n") > 1:
+            line = _line_of(utf8, max(_find_line(utf8, row.encode("utf-8"), 0), 0))
             raise DataError(f"cannot read {name}: the row on line {line} runs on over "
-                            f"{row.text.count(chr(10)) + 1} lines; is a quote (\") there "
+                            f"{row.count(chr(10)) + 1} lines; is a quote (\") there "
                             "never closed?")
     where = _line_list(_line_numbers(utf8, bad_rows)[:_SHOWN_LINES], len(bad_rows))
     if len(bad_rows) > _MOST_ROWS_DROPPED * total:
@@ -345,16 +339,16 @@ def _dropped_rows_step(name: str, utf8: bytes, table: pa.Table,
                         f"more or fewer fields than the header's {fields}: {where}")
 
 
-def _line_numbers(utf8: bytes, rows: list[_BadRow]) -> list[int]:
+def _line_numbers(utf8: bytes, rows: list[str]) -> list[int]:
     """The lines the rows stand on, in file order (pyarrow counts records, not lines, and
     reports them in any order): found from their text."""
     lines = []
-    one_line = {row.text.rstrip("\r").encode("utf-8") for row in rows if "\n" not in row.text}
+    one_line = {row.rstrip("\r").encode("utf-8") for row in rows if "\n" not in row}
     if one_line:
         lines = [number for number, line in enumerate(utf8.split(b"\n"), start=1)
                  if line.rstrip(b"\r") in one_line]
     for row in rows:  # a row with a line break in a quoted cell (the rest is refused above)
-        if "\n" in row.text and (found := _find_line(utf8, row.text.encode("utf-8"), 0)) >= 0:
+        if "\n" in row and (found := _find_line(utf8, row.encode("utf-8"), 0)) >= 0:
             lines.append(_line_of(utf8, found))
     return sorted(lines)
 

@@ -95,6 +95,15 @@ def test_delimiter_detection_ignores_commas_inside_tab_separated_text() -> None:
     assert detect_delimiter("a\tb\tc\n1\tx, y\t3\n") == "\t"
 
 
+def test_a_ragged_row_among_the_first_lines_does_not_change_the_delimiter(
+        tmp_path: Path) -> None:
+    lines = ["id\tspend\tvisits", *(row.replace(",", "\t") for row in customers(30))]
+    lines[3] = "3\t9"  # line 4, a field short
+    loaded = read(write(tmp_path, "early.tsv", "\n".join(lines).encode()))
+    assert list(loaded.frame.columns) == ["id", "spend", "visits"]
+    assert loaded.steps[0].reason.endswith("line 4")
+
+
 # --- rows of the wrong length -------------------------------------------------------------
 
 def test_rows_of_the_wrong_length_are_left_out_and_named_by_line(tmp_path: Path) -> None:
