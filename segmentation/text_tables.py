@@ -37,6 +37,7 @@ _TEXT_BYTES = bytes(byte for byte in range(256) if not _NOT_TEXT.match(bytes([by
 # UTF-8, these were typed as UTF-8 and would read as "Ã©" if the file were read as cp1252.
 _UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}"
                             rb"|[\xf0-\xf4][\x80-\xbf]{3}")
+_DECIMAL_COMMA = re.compile(r"[-+]?(\d+|\d{1,3}(\.\d{3})+)(,\d+)?")
 _SHOWN_LINES = 5  # line numbers a "dropped rows" step names; the rest are counted
 _MOST_ROWS_DROPPED = 0.10  # more rows than this of the wrong length: the header is wrong
 _MAX_BLOCK = 1 << 30  # pyarrow's block must hold the longest row; it takes an int32
@@ -124,7 +125,7 @@ def _read_in_one_pass(content: TableBytes, head: bytes) -> TextTable | None:
     if bad_rows or any(pa.types.is_binary(t) or pa.types.is_large_binary(t)
                        for t in table.schema.types):  # a cell that is not UTF-8
         return None
-    return TextTable(_to_frame(table), tuple(table.column_names))
+    return TextTable(_to_frame(table, delimiter), tuple(table.column_names))
 
 
 def _read_carefully(content: TableBytes) -> TextTable:
@@ -150,7 +151,7 @@ def _read_carefully(content: TableBytes) -> TextTable:
     steps = [decoded.step] if decoded.step else []
     if bad_rows:
         steps.append(_dropped_rows_step(content.name, decoded.utf8, table, bad_rows))
-    return TextTable(_to_frame(table), tuple(table.column_names), tuple(steps))
+    return TextTable(_to_frame(table, delimiter), tuple(table.column_names), tuple(steps))
 
 
 def _arrow_read(source: str | pa.BufferReader, delimiter: str, header: list[str],
@@ -185,8 +186,9 @@ def _header(text_head: str, delimiter: str) -> list[str]:
     return next(csv.reader([first], delimiter=delimiter), [])
 
 
-def _to_frame(table: pa.Table) -> pd.DataFrame:
-    """The frame pandas' own pyarrow reader makes: empty columns as floats, unique names."""
+def _to_frame(table: pa.Table, delimiter: str) -> pd.DataFrame:
+    """The frame pandas' own pyarrow reader makes (empty columns as floats, unique names),
+    with numbers written with a decimal comma read as numbers in a file separated by ";"."""
     names, seen = [], set()
     for position, name in enumerate(table.column_names):
         name = name.strip() or f"Unnamed: {position}"
@@ -199,7 +201,26 @@ def _to_frame(table: pa.Table) -> pd.DataFrame:
     schema = pa.schema([pa.field(name, pa.float64() if pa.types.is_null(type_) else type_)
                         for name, type_ in zip(names, table.schema.types, strict=True)])
     frame = table.rename_columns(names).cast(schema).to_pandas()
+    if delimiter == ";":
+        frame = _decimal_commas(frame)
     return numbers_with_na_markers(frame)
+
+
+def _decimal_commas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns of numbers such as 1.234,5 as numbers: Excel separates fields with ";"
+    exactly where the decimal mark is a comma (German, French ... settings)."""
+    updates = {}
+    for column in frame.columns:
+        values = frame[column]
+        if not pd.api.types.is_string_dtype(values):
+            continue
+        present = values.dropna()
+        if not len(present) or not _DECIMAL_COMMA.fullmatch(str(present.iloc[0])):
+            continue
+        if present.str.fullmatch(_DECIMAL_COMMA.pattern).all():
+            updates[column] = pd.to_numeric(values.str.replace(".", "", regex=False)
+                                            .str.replace(",", ".", regex=False))
+    return frame.assign(**updates) if updates else frame
 
 
 def numbers_with_na_markers(frame: pd.DataFrame) -> pd.DataFrame:

@@ -104,6 +104,15 @@ def test_a_ragged_row_among_the_first_lines_does_not_change_the_delimiter(
     assert loaded.steps[0].reason.endswith("line 4")
 
 
+def test_decimal_commas_in_a_semicolon_file_are_numbers(tmp_path: Path) -> None:
+    # as Excel saves "CSV" with German or French settings
+    text = "id;income;score;code\r\n1;1.234,5;3,25;A1\r\n2;987,0;4;B2\r\n3;12;0,5;C3\r\n"
+    frame = read(write(tmp_path, "kunden.csv", text.encode("cp1252"))).frame
+    assert frame["income"].tolist() == [1234.5, 987.0, 12.0]
+    assert frame["score"].tolist() == [3.25, 4.0, 0.5]
+    assert frame["code"].tolist() == ["A1", "B2", "C3"]
+
+
 # --- rows of the wrong length -------------------------------------------------------------
 
 def test_rows_of_the_wrong_length_are_left_out_and_named_by_line(tmp_path: Path) -> None:
