@@ -11,12 +11,17 @@ from storage.records import RunRecord
 from storage.store import Store
 
 _BOLD = re.compile(r"\*([^*\n]+)\*")
-_CODE = re.compile(r"`([^`\n]+)`")
+_CODE_SPAN = re.compile(r"(`[^`\n]+`)")
+# how segmentation.schema words a column of numbers it reads as codes: "… (1/2/3)"
+_CODES_REASON = re.compile(r"^numbers used as codes \((?P<values>[^)]*)\)$")
 
 
 def plain(text: str) -> str:
-    """Slack mrkdwn to plain text: *bold* and `code` lose their marks."""
-    return _CODE.sub(r"\1", _BOLD.sub(r"\1", text))
+    """Slack mrkdwn to plain text: *bold* and `code` lose their marks; code keeps its *s."""
+    parts = _CODE_SPAN.split(text)  # odd items are the code spans
+    return "".join(part[1:-1] if odd else _BOLD.sub(r"\1", part)
+                   for part, odd in zip(parts, [i % 2 == 1 for i in range(len(parts))],
+                                        strict=True))
 
 
 def render_text(answer: Answer) -> str:
@@ -73,6 +78,10 @@ def schema_summary(run: RunRecord) -> list[str]:
              f"  clustered on: {', '.join(run.features)}"]
     if by_role.get("categorical"):
         lines.append(f"  categories: {', '.join(by_role['categorical'])}")
+    codes = [f"{d.column} ({match['values']})" for d in run.columns
+             if d.role == "categorical" and (match := _CODES_REASON.match(d.reason))]
+    if codes:
+        lines.append(f"  read as codes, not amounts: {', '.join(codes)}")
     if by_role.get("date"):
         lines.append(f"  dates (as days before {run.as_of}): {', '.join(by_role['date'])}")
     if dropped:
