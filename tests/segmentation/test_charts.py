@@ -157,6 +157,7 @@ def test_every_renderer_returns_a_phone_ready_png():
         assert_phone_ready(png)
 
 
+@pytest.mark.slow  # twelve segments in every chart: 1.7 s
 def test_twelve_segments_with_very_long_names_render():
     segments = make_segments(12, name_length=200)
     labels = [f"{s.segment_id} · {s.name}" for s in segments]

@@ -5,12 +5,10 @@ import pandas as pd
 
 from segmentation.engine import segment_customers
 from segmentation.naming import format_value, unique_names
-from segmentation.synthetic import generate_customers
 
 
-def test_recent_buyers_are_never_called_lapsed(reference_result) -> None:
-    synthetic = segment_customers(generate_customers(6000, seed=4), source="t")
-    for result in (reference_result, synthetic):
+def test_recent_buyers_are_never_called_lapsed(reference_result, synthetic_result) -> None:
+    for result in (reference_result, synthetic_result):
         for segment in result.segments:
             recency = segment.stat("Recency")
             if "Lapsed" in segment.name:
@@ -42,12 +40,8 @@ def test_names_are_unique_even_when_traits_repeat() -> None:
     assert names[3] == "Typical customers"
 
 
-def test_names_are_unique_on_many_segments() -> None:
-    from segmentation.model import ModelConfig
-
-    result = segment_customers(generate_customers(4000, seed=1), source="t",
-                               config=ModelConfig(k=10))
-    assert len({s.name for s in result.segments}) == 10
+def test_names_are_unique_on_many_segments(ten_segment_result) -> None:
+    assert len({s.name for s in ten_segment_result.segments}) == 10
 
 
 def test_values_are_formatted_for_marketers() -> None:

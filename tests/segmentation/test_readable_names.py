@@ -10,9 +10,7 @@ import pytest
 
 from segmentation.engine import segment_customers
 from segmentation.matching import match_segments
-from segmentation.model import ModelConfig
 from segmentation.naming import name_label, recommend_actions, unique_names
-from segmentation.synthetic import generate_customers
 
 
 def mall_customers(rows: int = 200, seed: int = 0) -> pd.DataFrame:
@@ -35,14 +33,13 @@ def mall_result():
 
 
 @pytest.fixture(scope="module")
-def runs(reference_result, mall_result):
+def runs(reference_result, synthetic_result, ten_segment_result, mall_result):
     """Runs whose segments share traits: the reference table, synthetic customers, a mall."""
     return {
         "reference": reference_result,
         "mall": mall_result,
-        "synthetic": segment_customers(generate_customers(6000, seed=4), source="t"),
-        "synthetic k=10": segment_customers(generate_customers(4000, seed=1), source="t",
-                                            config=ModelConfig(k=10)),
+        "synthetic": synthetic_result,
+        "synthetic k=10": ten_segment_result,
     }
 
 

@@ -61,6 +61,7 @@ def test_a_rate_limited_message_is_posted_after_retry_after(fake: FakeSlack) -> 
     assert second.at - first.at >= 1.0 and len(fake.delivered("api", "chat.postMessage")) == 1
 
 
+@pytest.mark.slow  # waits out the client's back-off between attempts
 @pytest.mark.parametrize("mode", ["500", "503", "reset"])
 def test_calls_that_change_nothing_visible_are_repeated(fake: FakeSlack, mode: str) -> None:
     fake.fail("files.getUploadURLExternal", mode)
