@@ -10,7 +10,7 @@ customer.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -45,7 +45,8 @@ from segmentation.result import CleaningStep
 
 __all__ = ["CUSTOMER", "DATE", "AMOUNT", "QUANTITY", "ORDER", "CATEGORY", "CHANNEL",
            "FEATURE_LABELS", "MIN_REPEAT_SHARE", "OrderColumns", "customer_features",
-           "detect_order_history", "feature_label", "parse_orders"]
+           "declared_order_columns", "detect_order_history", "feature_label", "parse_orders",
+           "settle_columns"]
 
 # A customer column is an order history's when at least this share of its rows repeat a
 # customer seen on an earlier row; a customer table with a few duplicated ids is not one.
@@ -110,16 +111,57 @@ def detect_order_history(frame: pd.DataFrame) -> OrderColumns | None:
     date = _pick(frame, Role.DATE, {customer}, _dates)
     if date is None:
         return None
-    date_format = settle_date_format(frame[date], date)
-    taken = {customer, date}
-    order = _pick(frame, Role.ORDER, taken, _usable_id)
-    amount = _pick(frame, Role.AMOUNT, taken, _numbers)
-    price = None if amount else _pick(frame, Role.PRICE, taken, _numbers)
-    quantity = _pick(frame, Role.QUANTITY, taken, _numbers)
-    if price and not quantity:
+    return _with_other_roles(frame, {Role.CUSTOMER: customer, Role.DATE: date})
+
+
+def declared_order_columns(frame: pd.DataFrame, given: Mapping[Role, str], *,
+                           date_format: str | None = None,
+                           decimal: str | None = None) -> OrderColumns:
+    """The roles a schema file gives a table it says is an order history; the roles it does
+    not give are detected among the other columns as `detect_order_history` does them.
+
+    ConfigError names a given column the table does not have, or the setting to add when no
+    customer or date column is given or found.
+    """
+    frame = frame.set_axis([str(column) for column in frame.columns], axis=1)
+    missing = [f"{role.value} = {column!r}" for role, column in given.items()
+               if column not in frame.columns]
+    if missing:
+        raise ConfigError(f"the schema file names order columns the table does not have: "
+                          f"{', '.join(missing)} (it has {', '.join(map(str, frame.columns))})")
+    known = dict(given)
+    taken = set(known.values())
+    for role, fits in ((Role.CUSTOMER, _usable_id), (Role.DATE, _dates)):
+        if role not in known and (column := _pick(frame, role, taken, fits)) is not None:
+            known[role] = column
+    unfound = [role.value for role in (Role.CUSTOMER, Role.DATE) if role not in known]
+    if unfound:
+        raise ConfigError(f"the table is an order history (schema file), but no column is "
+                          f"named like its {' or '.join(unfound)}: say which in the schema "
+                          f"file, e.g. {unfound[0]} = \"…\" (columns: "
+                          f"{', '.join(map(str, frame.columns[:40]))})")
+    columns = _with_other_roles(frame, known, date_format)
+    return replace(columns, decimal=decimal or columns.decimal)
+
+
+def _with_other_roles(frame: pd.DataFrame, known: Mapping[Role, str],
+                      date_format: str | None = None) -> OrderColumns:
+    """OrderColumns with the ``known`` roles, the others found by name and values."""
+    taken = set(known.values())
+
+    def role(name: Role, fits: Callable[[pd.Series], bool]) -> str | None:
+        return known[name] if name in known else _pick(frame, name, taken, fits)
+
+    customer, date = known[Role.CUSTOMER], known[Role.DATE]
+    date_format = date_format or settle_date_format(frame[date], date)
+    order = role(Role.ORDER, _usable_id)
+    amount = role(Role.AMOUNT, _numbers)
+    price = None if amount else role(Role.PRICE, _numbers)
+    quantity = role(Role.QUANTITY, _numbers)
+    if price and not quantity and Role.PRICE not in known:
         amount, price = price, None  # a price with no quantity is what each row cost
-    category = _pick(frame, Role.CATEGORY, taken, _few(MAX_CATEGORIES))
-    channel = _pick(frame, Role.CHANNEL, taken, _few(MAX_CHANNELS))
+    category = role(Role.CATEGORY, _few(MAX_CATEGORIES))
+    channel = role(Role.CHANNEL, _few(MAX_CHANNELS))
     return OrderColumns(customer=customer, date=date, amount=amount, price=price,
                         quantity=quantity, order=order, category=category, channel=channel,
                         date_format=date_format or None,
@@ -196,7 +238,7 @@ def parse_orders(frame: pd.DataFrame, columns: OrderColumns
     reported: `customer_features` keeps returns out of spend and purchases.
     """
     _check_columns(frame, columns)
-    columns = _settled(frame, columns)
+    columns = settle_columns(frame, columns)
     steps: list[CleaningStep] = []
     parsed: dict[str, pd.Series] = {CUSTOMER: as_categories(frame[columns.customer])}
     parsed[DATE] = _read_dates(frame, columns)
@@ -232,7 +274,7 @@ def _check_columns(frame: pd.DataFrame, columns: OrderColumns) -> None:
         raise ConfigError(f'decimal must be "," or ".", not {columns.decimal!r}')
 
 
-def _settled(frame: pd.DataFrame, columns: OrderColumns) -> OrderColumns:
+def settle_columns(frame: pd.DataFrame, columns: OrderColumns) -> OrderColumns:
     """The columns with how their dates and amounts are written, detected where not given."""
     date_format = columns.date_format or settle_date_format(
         frame[columns.date], columns.date, _DECLARED_DATE_SHARE)

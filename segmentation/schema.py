@@ -6,11 +6,13 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 
 import pandas as pd
 
 from segmentation.errors import ConfigError, DataError
+from segmentation.order_roles import Role
 from segmentation.result import ColumnDecision
 
 DATE_FORMATS = (
@@ -37,8 +39,16 @@ _QUANTITY_WORDS = frozenset({"num", "number", "n", "count", "total", "sum", "avg
 _STRONG_CODE_WORDS = frozenset({"postcode", "zip", "zipcode", "postal", "code"}) | _NUMBER_WORDS
 _MAX_MISSING_SHARE = 0.5
 _SAMPLE_ROWS = 500
-_SCHEMA_KEYS = {"id", "features", "categoricals", "dates", "drop", "as_of", "profile",
-                "table", "query"}
+_CUSTOMER_TABLE_KEYS = {"id", "features", "categoricals", "dates", "profile"}
+_ORDER_KEYS = {role.value for role in Role} | {"date_format", "decimal"}
+_SCHEMA_KEYS = _CUSTOMER_TABLE_KEYS | _ORDER_KEYS | {"kind", "drop", "as_of", "table", "query"}
+
+
+class TableKind(StrEnum):
+    """What one row of a table is: a purchase (an order history) or a customer."""
+
+    ORDERS = "orders"
+    CUSTOMERS = "customers"
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,26 @@ class SchemaOverrides:
     # what to read from a database URL, when the command line or SEGBOT_TABLE/QUERY do not say
     table: str | None = None
     query: str | None = None
+    kind: TableKind | None = None  # None: an order history is detected
+    # an order history's columns by role (customer, date, amount ...): the others are detected
+    order_columns: dict[Role, str] = field(default_factory=dict)
+    date_format: str | None = None  # strptime format of the order dates' date part
+    decimal: str | None = None  # "," or ".": how the order amounts write decimals
+
+    @property
+    def describes_orders(self) -> bool:
+        """Whether the file says the table is an order history (its kind or an order key)."""
+        return self.kind == TableKind.ORDERS or bool(self.order_columns) or \
+            self.date_format is not None or self.decimal is not None
+
+    @property
+    def describes_customer_table(self) -> bool:
+        """Whether the file says the table has one row per customer: its kind, or keys that
+        configure a customer table (then no order history is looked for)."""
+        return self.kind == TableKind.CUSTOMERS or (not self.describes_orders and (
+            self.id_column is not None or self.features is not None
+            or self.categoricals is not None or self.dates is not None
+            or self.profile is not None))
 
 
 @dataclass(frozen=True)
@@ -69,8 +99,9 @@ class TableSchema:
 
 
 def load_schema_file(path: str | Path) -> SchemaOverrides:
-    """Read a TOML schema file (keys: id, features, categoricals, dates, drop, as_of, profile,
-    and table or query for a database source)."""
+    """Read a TOML schema file (keys: id, features, categoricals, dates, drop, as_of, profile;
+    for an order history kind = "orders", customer, date, amount, price, quantity, order,
+    category, channel, date_format, decimal; table or query for a database source)."""
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -92,7 +123,47 @@ def load_schema_file(path: str | Path) -> SchemaOverrides:
         profile=_optional_profile(data, path),
         table=_database_choice(data, path, "table"),
         query=_database_choice(data, path, "query"),
+        kind=_kind(data, path),
+        order_columns={role: column for role in Role
+                       if (column := _optional_str(data, role.value, path)) is not None},
+        date_format=_date_format(data, path),
+        decimal=_decimal(data, path),
     )
+
+
+def _kind(data: dict, path: Path) -> TableKind | None:
+    """kind = "orders" or "customers", checked against the keys that only fit the other."""
+    kind = data.get("kind")
+    if kind not in (None, *(k.value for k in TableKind)):
+        raise ConfigError(f'schema file {path.name}: kind must be "orders" (one row per '
+                          'purchase) or "customers" (one row per customer)')
+    order_keys = sorted(_ORDER_KEYS & set(data))
+    customer_keys = sorted(_CUSTOMER_TABLE_KEYS & set(data))
+    if kind == "customers" and order_keys:
+        raise ConfigError(f'schema file {path.name}: {", ".join(order_keys)} describe an order '
+                          'history, and kind = "customers" says it is not one')
+    if (kind == "orders" or order_keys) and customer_keys:
+        orders = 'kind = "orders"' if kind == "orders" else ", ".join(order_keys)
+        raise ConfigError(
+            f"schema file {path.name}: {', '.join(customer_keys)} describe a customer table, "
+            f"and {orders} an order history: an order history takes customer, date, amount, "
+            "price, quantity, order, category, channel, date_format and decimal")
+    return None if kind is None else TableKind(kind)
+
+
+def _date_format(data: dict, path: Path) -> str | None:
+    value = data.get("date_format")
+    if value is not None and (not isinstance(value, str) or "%" not in value):
+        raise ConfigError(f'schema file {path.name}: date_format must be a strptime format '
+                          'such as "%d/%m/%Y"')
+    return value
+
+
+def _decimal(data: dict, path: Path) -> str | None:
+    value = data.get("decimal")
+    if value not in (None, ",", "."):
+        raise ConfigError(f'schema file {path.name}: decimal must be "," or "."')
+    return value
 
 
 def _database_choice(data: dict, path: Path, key: str) -> str | None:

@@ -117,3 +117,38 @@ def test_reference_profile_on_another_table_names_the_missing_columns(tmp_path: 
     with pytest.raises(ConfigError, match="missing: .*Dt_Customer"):
         segment_customers(saas_accounts(), source="x", overrides=SchemaOverrides(
             profile="reference"))
+
+
+def test_an_order_history_is_described_by_its_columns_roles(tmp_path: Path) -> None:
+    from segmentation.order_roles import Role
+    from segmentation.schema import TableKind
+
+    path = tmp_path / "schema.toml"
+    path.write_text('kind = "orders"\ncustomer = "Kunde"\ndate = "Datum"\namount = "Betrag"\n'
+                    'quantity = "Menge"\norder = "Beleg"\ncategory = "Gruppe"\n'
+                    'channel = "Kanal"\ndate_format = "%d.%m.%Y"\ndecimal = ","\n'
+                    'as_of = "2024-06-30"\n')
+    overrides = load_schema_file(path)
+    assert overrides.kind == TableKind.ORDERS and overrides.describes_orders
+    assert not overrides.describes_customer_table
+    assert overrides.order_columns == {
+        Role.CUSTOMER: "Kunde", Role.DATE: "Datum", Role.AMOUNT: "Betrag",
+        Role.QUANTITY: "Menge", Role.ORDER: "Beleg", Role.CATEGORY: "Gruppe",
+        Role.CHANNEL: "Kanal"}
+    assert (overrides.date_format, overrides.decimal) == ("%d.%m.%Y", ",")
+
+
+@pytest.mark.parametrize("text, message", [
+    ('kind = "transactions"\n', 'kind must be "orders"'),
+    ('kind = "customers"\ncustomer = "Kunde"\n', 'customer describe an order history'),
+    ('kind = "orders"\nid = "Kunde"\n', r'id describe a customer table, and kind = "orders"'),
+    ('date = "Datum"\nfeatures = ["x"]\n', "features describe a customer table, and date"),
+    ('decimal = ";"\n', 'decimal must be "," or "."'),
+    ('date_format = "dd/mm/yyyy"\n', "strptime format"),
+    ("amount = 3\n", "amount must be a column name"),
+])
+def test_bad_order_settings_are_explained(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "schema.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_schema_file(path)
