@@ -8,11 +8,13 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from segmentation import rfm_naming
 from segmentation.cleaning import ID
 from segmentation.model import FittedModel, ModelConfig, fit_model
+from segmentation.order_profile import order_columns_for, prepare_orders
 from segmentation.prepare import PreparedData, prepare_customers
 from segmentation.profiling import population_stats, profile_segments
-from segmentation.result import CleaningReport, SegmentationResult
+from segmentation.result import SegmentationResult, order_roles
 from segmentation.schema import SchemaOverrides
 from segmentation.sources import LoadedTable
 
@@ -28,13 +30,24 @@ def _quiet(_: str) -> None:
 def segment_customers(raw: pd.DataFrame, *, source: str, config: ModelConfig | None = None,
                       overrides: SchemaOverrides | None = None,
                       progress: Progress = _quiet) -> SegmentationResult:
-    """Clean, derive features, fit, choose k, profile and name: the whole engine, no I/O."""
+    """Clean, derive features, fit, choose k, profile and name: the whole engine, no I/O.
+
+    An order history (detected, or ``kind = "orders"`` in the schema file) is aggregated to
+    one row of purchase features per customer first, and its segments get RFM names.
+    """
     config = config or ModelConfig()
+    overrides = overrides or SchemaOverrides()
     progress(f"cleaning {len(raw):,} row{'' if len(raw) == 1 else 's'}")
-    prepared = prepare_customers(raw, overrides)
+    columns = order_columns_for(raw, overrides)
+    if columns is None:
+        prepared = prepare_customers(raw, overrides)
+    else:
+        progress(f"found an order history ({columns.describe()}): one row per customer next")
+        prepared = prepare_orders(raw, columns, overrides.as_of)
     progress(f"fitting the model on {len(prepared.frame):,} customers "
              f"({len(prepared.numeric) + len(prepared.categorical)} features)")
-    fitted = fit_model(prepared.frame, prepared.numeric, prepared.categorical, config)
+    fitted = fit_model(prepared.frame, prepared.numeric, prepared.categorical, config,
+                       prepared.log_scaled)
     progress(f"profiling {fitted.selection.chosen_k} segments")
     return _assemble(prepared, fitted, source, config)
 
@@ -48,8 +61,8 @@ def segment_table(loaded: LoadedTable, *, config: ModelConfig | None = None,
     if not loaded.steps:
         return result
     cleaning = result.cleaning
-    return replace(result, cleaning=CleaningReport(
-        rows_in=cleaning.rows_in + loaded.rows_left_out, rows_kept=cleaning.rows_kept,
+    return replace(result, cleaning=replace(
+        cleaning, rows_in=cleaning.rows_in + loaded.rows_left_out,
         steps=loaded.steps + cleaning.steps))
 
 
@@ -62,6 +75,8 @@ def _assemble(prepared: PreparedData, fitted: FittedModel, source: str,
     profiles = profile_segments(frame, segment_ids, prepared.profile_features,
                                 _shown_categories(prepared), naming_features,
                                 prepared.feature_labels, population)
+    if order_roles(prepared.columns):
+        profiles = rfm_naming.name_segments(profiles)
     assignments = pd.DataFrame({ID: frame[ID].to_numpy(), "segment_id": segment_ids,
                                 "distance": fitted.distances.astype(float)})
     return SegmentationResult(
@@ -82,6 +97,8 @@ def _assemble(prepared: PreparedData, fitted: FittedModel, source: str,
 
 
 def _shown_categories(prepared: PreparedData) -> tuple[str, ...]:
+    if prepared.shown_categories is not None:
+        return prepared.shown_categories
     return tuple(c for c in prepared.display_columns
                  if c in prepared.frame.columns
                  and not pd.api.types.is_numeric_dtype(prepared.frame[c]))

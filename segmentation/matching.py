@@ -14,8 +14,16 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from segmentation import naming
-from segmentation.result import GONE, NEW, SegmentationResult, SegmentMatch, SegmentProfile
+from segmentation import naming, rfm_naming
+from segmentation.result import (
+    GONE,
+    NEW,
+    FeatureStat,
+    SegmentationResult,
+    SegmentMatch,
+    SegmentProfile,
+    order_roles,
+)
 
 MAX_MATCH_DISTANCE = 0.8  # RMS distance in standard deviations beyond which it's a new segment
 _UNMATCHABLE = 1e6  # finite stand-in for "no distance": the solver needs finite costs
@@ -61,12 +69,20 @@ def match_segments(result: SegmentationResult, previous: Sequence[SegmentProfile
             matches.append(SegmentMatch(fresh, None, None))
             fresh += 1
     kept_names = {previous[c].segment_id: previous[c].name for r, c in pairs.items()
-                  if naming.name_still_fits(previous[c].name, result.segments[r].stats,
-                                            result.features)}
+                  if _name_still_fits(result, previous[c].name, result.segments[r].stats)}
     renamed = _carry_names(result.with_segment_ids(mapping), kept_names)
     retired = tuple(sorted(p.segment_id for i, p in enumerate(previous)
                            if i not in pairs.values()))
     return Matching(renamed, tuple(sorted(matches, key=lambda m: m.segment_id)), retired)
+
+
+def _name_still_fits(result: SegmentationResult, name: str,
+                     stats: Sequence[FeatureStat]) -> bool:
+    """Whether an earlier run's name still describes a segment: RFM names for an order
+    history, trait names for a customer table."""
+    if order_roles(result.columns):
+        return rfm_naming.name_still_fits(name, stats)
+    return naming.name_still_fits(name, stats, result.features)
 
 
 def segment_distances(result: SegmentationResult,

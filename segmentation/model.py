@@ -94,9 +94,11 @@ class MedianImputer(TransformerMixin, BaseEstimator):
 
 
 def build_preprocessor(frame: pd.DataFrame, numeric: tuple[str, ...],
-                       categorical: tuple[str, ...], config: ModelConfig) -> ColumnTransformer:
-    """Impute, log-scale right-skewed numbers, standardise; one-hot the categories."""
-    skewed = [c for c in numeric if is_right_skewed(frame[c])]
+                       categorical: tuple[str, ...], config: ModelConfig,
+                       log_scaled: tuple[str, ...] = ()) -> ColumnTransformer:
+    """Impute, log-scale right-skewed numbers (and ``log_scaled``), standardise; one-hot the
+    categories."""
+    skewed = [c for c in numeric if c in log_scaled or is_right_skewed(frame[c])]
     plain = [c for c in numeric if c not in skewed]
     transformers = []
     if skewed:
@@ -128,11 +130,15 @@ def build_pipeline(preprocessor: ColumnTransformer, k: int, config: ModelConfig)
 
 
 def fit_model(frame: pd.DataFrame, numeric: tuple[str, ...], categorical: tuple[str, ...],
-              config: ModelConfig) -> FittedModel:
-    """Fit preprocessing and PCA on everyone, choose k on a sample, then fit K-Means on all."""
+              config: ModelConfig, log_scaled: tuple[str, ...] = ()) -> FittedModel:
+    """Fit preprocessing and PCA on everyone, choose k on a sample, then fit K-Means on all.
+
+    Right-skewed numbers are log-scaled, and so are ``log_scaled`` whatever their shape.
+    """
     _check_k(len(frame), config)
     rng = np.random.default_rng(config.seed)
-    template = build_pipeline(build_preprocessor(frame, numeric, categorical, config),
+    template = build_pipeline(build_preprocessor(frame, numeric, categorical, config,
+                                                 log_scaled),
                               config.k or config.k_min, config)
     embed = Pipeline(template.steps[:2]).fit(frame)
     embedding = embed.transform(frame).astype(np.float32)

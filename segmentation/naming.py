@@ -30,7 +30,10 @@ TRAIT_PHRASES: dict[str, tuple[str | None, str | None]] = {
     "NumWebVisitsMonth": ("Frequent web visitors", "Rare web visitors"),
     "TenureDays": ("Long-standing", "Newer customers"),
 }
-PERCENT_FEATURES = frozenset({"OnlineShare"})
+PERCENT_FEATURES = frozenset({"OnlineShare", "one_time_buyer"})
+# Share columns of an order history ("category_share:Books") read as percentages too.
+PERCENT_PREFIXES = ("category_share:", "channel_share:")
+SIGNED_FEATURES = frozenset({"trend"})  # -1..1: the sign says which way
 # Secondary signals name a segment only when clearly stronger than the primary ones.
 TRAIT_WEIGHTS = {"NumWebVisitsMonth": 0.6, "TenureDays": 0.6, "Age": 0.8, "TotalPurchases": 0.8}
 _CANONICAL_ORDER = {phrase: i for i, pair in enumerate(TRAIT_PHRASES.values())
@@ -296,8 +299,10 @@ def format_value(feature: str, value: object) -> str:
         return "unknown"
     if not isinstance(value, int | float):
         return str(value)
-    if feature in PERCENT_FEATURES:
+    if feature in PERCENT_FEATURES or feature.startswith(PERCENT_PREFIXES):
         return f"{value:.0%}"
+    if feature in SIGNED_FEATURES:
+        return f"{value:+.1f}".replace("-", "\u2212")
     if abs(value) >= 100 or float(value).is_integer():
         return f"{value:,.0f}"
     return f"{value:,.1f}"

@@ -33,6 +33,9 @@ class PreparedData:
     columns: tuple[ColumnDecision, ...]
     cleaning: CleaningReport
     excluded: pd.DataFrame  # customer_id, reason
+    # text attributes whose mix is profiled per segment; None: every text display column
+    shown_categories: tuple[str, ...] | None = None
+    log_scaled: tuple[str, ...] = ()  # model inputs log-scaled even when not right-skewed
 
 
 def prepare_customers(raw: pd.DataFrame, overrides: SchemaOverrides | None = None

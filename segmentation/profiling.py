@@ -39,7 +39,10 @@ def profile_segments(frame: pd.DataFrame, segment_ids: np.ndarray, features: Seq
     sizes = pd.Series(segment_ids).value_counts()
     std = population["std"].replace(0, np.nan)
     z = ((means - population["mean"]) / std).fillna(0.0)
-    index = means / population["mean"].where(population["mean"] != 0) * 100
+    # An index is a ratio of amounts: a feature that can be negative (a trend, a balance)
+    # has none, as one whose average is 0 has none.
+    ratio_of = population["mean"].where((population["mean"] != 0) & (values.min() >= 0))
+    index = means / ratio_of * 100
     mixes = {c: category_shares(segment_ids, frame[c].to_numpy()) for c in categorical}
     drafts: list[_Draft] = []
     for segment_id in sorted(sizes.index):

@@ -7,6 +7,7 @@ persist it without knowing the engine's internals.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -14,6 +15,9 @@ import pandas as pd
 
 # Movement between runs: where arrivals come from and departures go, beside segment ids.
 NEW, GONE = "new", "gone"
+# The role of an order history's column is "order:" + its role (order:customer, order:date,
+# order:amount ...): a stored run says it was read as orders, and which column was what.
+ORDER_ROLE_PREFIX = "order:"
 
 
 def _finite_or_none(value: float | None) -> float | None:
@@ -28,8 +32,17 @@ class ColumnDecision:
     """What the engine decided to do with one input column, and why."""
 
     column: str
-    role: str  # "id" | "numeric" | "categorical" | "date" | "derived" | "dropped"
+    # "id" | "numeric" | "categorical" | "date" | "derived" | "dropped", or in an order
+    # history ORDER_ROLE_PREFIX + "customer" | "date" | "amount" | "price" | "quantity" |
+    # "order" | "category" | "channel"
+    role: str
     reason: str
+
+
+def order_roles(columns: Iterable[ColumnDecision]) -> dict[str, str]:
+    """Role -> column of a table read as an order history; empty for a customer table."""
+    return {decision.role.removeprefix(ORDER_ROLE_PREFIX): decision.column
+            for decision in columns if decision.role.startswith(ORDER_ROLE_PREFIX)}
 
 
 @dataclass(frozen=True)
@@ -37,7 +50,9 @@ class CleaningStep:
     """One cleaning action: how many rows or values it touched and why."""
 
     column: str | None
-    # "dropped rows" | "imputed" | "relabelled" | "dropped column" | "numbered rows" | "decoded"
+    # "dropped rows" | "imputed" | "relabelled" | "dropped column" | "numbered rows" | "decoded";
+    # in an order history also "set apart" (returns), "counted" (zero amounts) and
+    # "left out customers"
     action: str
     count: int
     reason: str
@@ -45,24 +60,36 @@ class CleaningStep:
 
 @dataclass(frozen=True)
 class CleaningReport:
-    """Every row dropped and value changed between the input table and the model."""
+    """Every row dropped and value changed between the input table and the model.
+
+    ``rows_in`` counts the rows read and ``rows_kept`` the customers segmented. In a
+    customer table each kept row is a customer. An order history has many rows per
+    customer: ``order_rows_used`` counts the order rows its customers were made from (None
+    for a customer table), so ``rows_dropped`` stays a count of rows.
+    """
 
     rows_in: int
     rows_kept: int
     steps: tuple[CleaningStep, ...] = ()
+    order_rows_used: int | None = None
 
     @property
     def rows_dropped(self) -> int:
-        return self.rows_in - self.rows_kept
+        used = self.rows_kept if self.order_rows_used is None else self.order_rows_used
+        return self.rows_in - used
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rows_in": self.rows_in, "rows_kept": self.rows_kept,
+        data = {"rows_in": self.rows_in, "rows_kept": self.rows_kept,
                 "steps": [asdict(step) for step in self.steps]}
+        if self.order_rows_used is not None:
+            data["order_rows_used"] = self.order_rows_used
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CleaningReport:
         return cls(data["rows_in"], data["rows_kept"],
-                   tuple(CleaningStep(**step) for step in data.get("steps", ())))
+                   tuple(CleaningStep(**step) for step in data.get("steps", ())),
+                   data.get("order_rows_used"))
 
 
 @dataclass(frozen=True)
