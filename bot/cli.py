@@ -99,8 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("ask", cmd_ask, 'Answer a Slack command here, e.g. segbot ask "/cluster 2".')
     sub.add_argument("text", help='the command as typed in Slack, e.g. "/customer 5524"')
     _charts_option(sub)
-    sub = command("sample", cmd_sample, "Write synthetic customers in the reference schema.")
-    sub.add_argument("--rows", type=_positive_int, default=5000)
+    sub = command("sample", cmd_sample, "Write synthetic customers in the reference schema, or "
+                                        "with --orders a synthetic order history.")
+    sub.add_argument("--orders", action="store_true",
+                     help="order lines (about ten per customer) instead of customers")
+    sub.add_argument("--rows", type=_positive_int, default=5000,
+                     help="customers, or with --orders order lines (default 5000)")
     sub.add_argument("--out", type=Path, required=True, help=".tsv/.csv or .parquet")
     sub.add_argument("--seed", type=int, default=0)
     sub = command("demo", cmd_demo, "Sample, refresh and answer: segbot end to end, no Slack.")
@@ -312,6 +316,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_sample(args: argparse.Namespace, settings: Settings) -> int:
+    if args.orders:
+        return _sample_orders(args)
     from segmentation.synthetic import generate_customers, write_customers
 
     started = time.perf_counter()
@@ -321,6 +327,20 @@ def cmd_sample(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError(str(error)) from error
     print(f"{args.rows:,} synthetic customers written to {path} "
           f"in {time.perf_counter() - started:.1f}s")
+    return 0
+
+
+def _sample_orders(args: argparse.Namespace) -> int:
+    from segmentation.synthetic_orders import generate_order_lines, write_orders
+
+    started = time.perf_counter()
+    lines = generate_order_lines(args.rows, seed=args.seed)
+    try:
+        path = write_orders(lines, args.out)
+    except ValueError as error:  # an unsupported file type, named in the message
+        raise CliError(str(error)) from error
+    print(f"{len(lines):,} synthetic order lines of {lines['customer_id'].nunique():,} "
+          f"customers written to {path} in {time.perf_counter() - started:.1f}s")
     return 0
 
 

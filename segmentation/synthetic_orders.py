@@ -9,6 +9,7 @@ channel. Everything is drawn with array operations, so 10M rows take seconds.
 
 from __future__ import annotations
 
+import math
 import operator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ _EXTRA_LINES = 0.15  # Poisson mean of lines beyond the first in one order
 _FAVOURITE_CATEGORY = 0.6  # chance a line is in the customer's favourite category
 _FAVOURITE_CHANNEL = 0.8
 _DAYS_PER_MONTH = 30.44
+_LINES_PER_CUSTOMER_AT_LEAST = 9  # 10.1 on average at a million customers
 _TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": "\t"}
 _PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
 
@@ -85,6 +87,25 @@ def generate_orders(customers: int, *, seed: int = 0, start: str = DEFAULT_START
     customer, seconds = _orders_in_time_order(rng, behaviour, first_age, last_age)
     lines = _with_returns(rng, _lines(rng, behaviour, customer, seconds), return_share)
     return _assemble(rng, lines, customers, last_day)
+
+
+def generate_order_lines(rows: int, *, seed: int = 0, start: str = DEFAULT_START,
+                         end: str = DEFAULT_END) -> pd.DataFrame:
+    """Exactly ``rows`` order lines (as `generate_orders`) of about ``rows / 10`` customers.
+
+    Enough customers are drawn for more lines than asked, then a seeded random choice of
+    ``rows`` lines is kept in time order: an order may lose a line, a return its purchase.
+    """
+    rows = operator.index(rows)
+    if rows < 1:
+        raise ValueError(f"rows must be at least 1, got {rows}")
+    customers = max(1, math.ceil(rows / _LINES_PER_CUSTOMER_AT_LEAST))
+    lines = generate_orders(customers, seed=seed, start=start, end=end)
+    while len(lines) < rows:  # a small draw can fall short of the mean
+        customers *= 2
+        lines = generate_orders(customers, seed=seed, start=start, end=end)
+    keep = np.sort(np.random.default_rng(seed).choice(len(lines), rows, replace=False))
+    return lines.iloc[keep].reset_index(drop=True)
 
 
 def write_orders(frame: pd.DataFrame, path: str | Path) -> Path:

@@ -11,12 +11,14 @@ from bot.answers.csv_files import csv_bytes
 from bot.answers.parts import Answer, Attachment, Button, ButtonAction, Chart, ChartKind, Section
 from bot.answers.requests import HELP_TEXT, Request, RequestKind
 from segmentation.naming import format_value
-from segmentation.result import FeatureStat, SegmentProfile
+from segmentation.order_profile import LEAD_ATTRIBUTES, OVERVIEW_FEATURES
+from segmentation.result import FeatureStat, SegmentProfile, order_roles
 from storage.errors import NoPublishedRun, NotFound
 from storage.records import CustomerRecord, RunRecord
 from storage.store import Store
 
 DISTANCE_DECIMALS = 3  # an export's distance to the segment centre, as a ranking aid
+LAST_PURCHASE, RECENCY, INTERVAL = "last_purchase", "recency_days", "median_interval_days"
 
 
 def answer(store: Store, request: Request) -> Answer:
@@ -68,9 +70,13 @@ def run_context(run: RunRecord) -> str:
     """Where the numbers come from: run, date, rows, k and silhouette."""
     quality = f" · silhouette {run.silhouette:.2f}" if run.silhouette is not None else ""
     data = f" · data as of {run.as_of}" if run.as_of else ""
+    if order_roles(run.columns):
+        rows = (f"{run.rows_kept:,} customers from {run.rows_in:,} order rows "
+                f"({run.rows_dropped:,} rows left out in cleaning)")
+    else:
+        rows = f"{run.rows_kept:,} customers ({run.rows_dropped:,} left out in cleaning)"
     return (f"Run {run.id} · refreshed {run.finished_at:%Y-%m-%d %H:%M} UTC{data} · "
-            f"{run.rows_kept:,} customers ({run.rows_dropped:,} left out in cleaning) · "
-            f"k={run.k}{quality}")
+            f"{rows} · k={run.k}{quality}")
 
 
 def key_features(segments: Sequence[SegmentProfile], count: int = 3) -> list[str]:
@@ -85,7 +91,7 @@ def key_features(segments: Sequence[SegmentProfile], count: int = 3) -> list[str
 def overview_answer(store: Store) -> Answer:
     run = _require_run(store)
     segments = store.list_segments(run.id)
-    keys = key_features(segments)
+    keys = list(OVERVIEW_FEATURES) if order_roles(run.columns) else key_features(segments)
     sections = [Section(f"*{len(segments)} segments* from {run.rows_kept:,} customers. "
                         f"{run.k_reason}")]
     for segment in segments:
@@ -164,7 +170,7 @@ def customer_answer(store: Store, customer_id: str) -> Answer:
     sections = (Section(f"In *segment {segment.segment_id} · {segment.name}*.\n"
                         f"{segment.action}"),
                 Section("*This customer vs their segment's average*",
-                        fields=_customer_fields(record, segment)),
+                        fields=_customer_fields(record, segment, run)),
                 *_history_sections(record))
     chart = Attachment(f"customer-{_safe(record.customer_id)}-run{run.id}.png",
                        f"Customer {record.customer_id} vs segment {segment.segment_id}",
@@ -174,19 +180,45 @@ def customer_answer(store: Store, customer_id: str) -> Answer:
                   run_context(run), charts=(chart,))
 
 
-def _customer_fields(record: CustomerRecord, segment: SegmentProfile) -> tuple[str, ...]:
-    """What sets the segment apart first, then the rest; Slack shows ten fields at most."""
-    rank = {feature: i for i, feature in enumerate(segment.distinguishing)}
+def _customer_fields(record: CustomerRecord, segment: SegmentProfile,
+                     run: RunRecord) -> tuple[str, ...]:
+    """What sets the segment apart first, then the rest; Slack shows ten fields at most.
+
+    An order history leads with the purchases: last purchase, how many, total, average order.
+    """
+    orders = bool(order_roles(run.columns))
+    lead = LEAD_ATTRIBUTES if orders else ()
+    rank = {feature: i for i, feature in enumerate(dict.fromkeys(
+        (*lead, *segment.distinguishing)))}
     ordered = sorted(record.attributes.items(), key=lambda item: rank.get(item[0], len(rank)))
     fields = []
     for feature, value in ordered:
         stat = segment.stat(feature)
-        if stat is not None:
-            fields.append(f"*{stat.label}*\n{format_value(feature, value)} "
-                          f"(segment {format_value(feature, stat.mean)})")
+        if orders and feature == LAST_PURCHASE:
+            fields.append(_last_purchase(record, segment, run))
+        elif orders and feature == RECENCY:
+            continue  # told with the last purchase
+        elif stat is not None:
+            shown = (format_value(feature, value) if value is not None or feature != INTERVAL
+                     else "none: bought once")
+            fields.append(f"*{stat.label}*\n{shown} (segment {format_value(feature, stat.mean)})")
         else:
-            fields.append(f"*{feature.replace('_', ' ')}*\n{format_value(feature, value)}")
+            label = run.feature_labels.get(feature, feature.replace("_", " "))
+            fields.append(f"*{label}*\n{format_value(feature, value)}")
     return tuple(fields[:10])
+
+
+def _last_purchase(record: CustomerRecord, segment: SegmentProfile, run: RunRecord) -> str:
+    """The last purchase date, how long before the as-of date, and the segment's average."""
+    days = record.attributes.get(RECENCY)
+    stat = segment.stat(RECENCY)
+    label = run.feature_labels.get(LAST_PURCHASE, "Last purchase")
+    text = f"*{label}*\n{format_value(LAST_PURCHASE, record.attributes[LAST_PURCHASE])}"
+    if days is not None:
+        text += f", {format_value(RECENCY, days)} days before {run.as_of}"
+    if stat is not None and stat.mean is not None:
+        text += f" (segment {format_value(RECENCY, stat.mean)} days)"
+    return text
 
 
 def _history_sections(record: CustomerRecord) -> tuple[Section, ...]:

@@ -9,6 +9,7 @@ from bot.answers import comparison as compare
 from bot.answers.build import run_context
 from bot.answers.csv_files import csv_bytes
 from bot.answers.parts import Answer, Attachment, Chart, ChartKind, Section
+from segmentation.result import order_roles
 from segmentation.sources import short_source
 from storage.records import RunRecord
 from storage.store import Store
@@ -49,9 +50,10 @@ def digest_answer(store: Store, run_id: int | None = None, *,
 
 def _opening(cmp: compare.Comparison) -> str:
     run = cmp.run
+    rows = "order rows" if order_roles(run.columns) else "rows"
     text = (f"*Run {run.id}*, refreshed {run.finished_at:%Y-%m-%d %H:%M} UTC from "
-            f"`{short_source(run.source)}`: {run.rows_in:,} rows read, {run.rows_kept:,} customers "
-            f"in {run.k} segments.")
+            f"`{short_source(run.source)}`: {run.rows_in:,} {rows} read, {run.rows_kept:,} "
+            f"customers in {run.k} segments.")
     if cmp.previous is None:
         return text + " This is the first run, so there is nothing to compare with yet."
     return text + (f" Compared with run {cmp.previous.id} of "

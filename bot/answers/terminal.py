@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 from bot.answers.parts import Answer, Attachment
+from segmentation.result import ORDER_ROLE_PREFIX, order_roles
 from storage.records import RunRecord
 from storage.store import Store
 
@@ -51,8 +52,12 @@ def write_attachments(attachments: tuple[Attachment, ...], folder: Path) -> list
 
 def refresh_summary(run: RunRecord, store: Store) -> str:
     """What a refresh did: rows kept and dropped and why, k and why, the segments."""
-    lines = [f"Run {run.id} published from {run.source}",
-             f"  rows: {run.rows_in:,} read, {run.rows_kept:,} kept, {run.rows_dropped:,} dropped"]
+    lines = [f"Run {run.id} published from {run.source}"]
+    if order_roles(run.columns):
+        lines.extend(orders_summary(run))
+    else:
+        lines.append(f"  rows: {run.rows_in:,} read, {run.rows_kept:,} kept, "
+                     f"{run.rows_dropped:,} dropped")
     lines.extend(schema_summary(run))
     if run.cleaning.steps:
         lines.append("  cleaning:")
@@ -68,14 +73,26 @@ def refresh_summary(run: RunRecord, store: Store) -> str:
     return "\n".join(lines)
 
 
+def orders_summary(run: RunRecord) -> list[str]:
+    """How an order history was read: rows to customers, as of when, which column was what."""
+    used = run.rows_in - run.rows_dropped
+    lines = [f"  read as orders: {run.rows_in:,} rows → {run.rows_kept:,} customers, "
+             f"as of {run.as_of}",
+             f"  rows: {run.rows_in:,} read, {used:,} used, {run.rows_dropped:,} dropped",
+             "  order columns:"]
+    lines += [f"    {d.role.removeprefix(ORDER_ROLE_PREFIX):<9} {d.column} — {d.reason}"
+              for d in run.columns if d.role.startswith(ORDER_ROLE_PREFIX)]
+    return lines
+
+
 def schema_summary(run: RunRecord) -> list[str]:
     """The column decisions a user should check: id, what was clustered on, what was dropped."""
     by_role: dict[str, list[str]] = {}
     for decision in run.columns:
         by_role.setdefault(decision.role, []).append(decision.column)
     dropped = [f"{d.column} ({d.reason})" for d in run.columns if d.role == "dropped"]
-    lines = [f"  id: {', '.join(by_role.get('id', ['?']))}",
-             f"  clustered on: {', '.join(run.features)}"]
+    lines = [] if order_roles(run.columns) else [f"  id: {', '.join(by_role.get('id', ['?']))}"]
+    lines.append(f"  clustered on: {', '.join(run.features)}")
     if by_role.get("categorical"):
         lines.append(f"  categories: {', '.join(by_role['categorical'])}")
     codes = [f"{d.column} ({match['values']})" for d in run.columns
