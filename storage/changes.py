@@ -13,6 +13,7 @@ import pandas as pd
 
 from segmentation.result import SegmentMatch
 from storage.errors import StoreError
+from storage.run_tables import CUSTOMERS, run_table
 
 MOVEMENT_COLUMNS = ["from", "to", "customers"]
 MOVER_COLUMNS = ["customer_id", "from_segment", "from_name", "to_segment", "to_name"]
@@ -116,15 +117,15 @@ def movement(conn: sqlite3.Connection, run_id: int) -> pd.DataFrame:
     return frame.astype({"from": object, "to": object, "customers": "int64"})
 
 
-# The current run's key range is scanned once; each customer's previous segment is one
-# primary-key search. Segment names come from the small segments table.
+# The current run's customers are scanned once, in id order; each one's previous segment is
+# one primary-key search. Segment names come from the small segments table.
 _MOVERS = """
     SELECT cur.customer_id, prev.segment_id, before.name, cur.segment_id, after.name
-    FROM assignments AS cur
-    JOIN assignments AS prev ON prev.run_id = :previous AND prev.customer_id = cur.customer_id
+    FROM {current} AS cur
+    JOIN {previous} AS prev ON prev.customer_id = cur.customer_id
     JOIN segments AS before ON before.run_id = :previous AND before.segment_id = prev.segment_id
     JOIN segments AS after ON after.run_id = :run AND after.segment_id = cur.segment_id
-    WHERE cur.run_id = :run AND prev.segment_id <> cur.segment_id
+    WHERE prev.segment_id <> cur.segment_id
     ORDER BY cur.customer_id
 """
 
@@ -132,7 +133,9 @@ _MOVERS = """
 def movers(conn: sqlite3.Connection, run_id: int, previous_run_id: int | None) -> pd.DataFrame:
     """Customers in both runs whose segment changed, with both segments' ids and names."""
     rows = [] if previous_run_id is None else conn.execute(
-        _MOVERS, {"run": run_id, "previous": previous_run_id}).fetchall()
+        _MOVERS.format(current=run_table(run_id, CUSTOMERS),
+                       previous=run_table(previous_run_id, CUSTOMERS)),
+        {"run": run_id, "previous": previous_run_id}).fetchall()
     frame = pd.DataFrame(rows, columns=MOVER_COLUMNS)
     return frame.astype({"customer_id": object, "from_segment": "int64",
                          "from_name": object, "to_segment": "int64", "to_name": object})

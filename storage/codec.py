@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields
-from datetime import UTC, date, datetime
+from dataclasses import asdict, fields
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -25,16 +25,6 @@ from storage.errors import StoreError
 from storage.records import RunRecord
 
 RUN_STATUS_PUBLISHED = "published"
-
-
-@dataclass(frozen=True)
-class MemberColumns:
-    """Assignment values as parallel lists, sorted by customer id (the storage order)."""
-
-    customer_ids: list[str]
-    segment_ids: list[int]
-    distances: list[float]
-    attributes: list[str]
 
 
 def json_safe(value: Any) -> Any:
@@ -113,65 +103,11 @@ def customer_ids(column: pd.Series) -> pd.Series:
     return column.astype(str).str.strip()
 
 
-def member_columns(result: SegmentationResult) -> MemberColumns:
-    """Return the assignment values for ``result``, checked and sorted by customer id."""
-    ids = _id_array(result.assignments["customer_id"])
-    # Sorted input appends to the (run_id, customer_id) b-tree instead of splitting pages.
-    order = text_order(ids)
-    sorted_ids = ids.take(order)
-    _check_result(result, ids, sorted_ids)
-    positions = order.to_numpy()
-    attributes = result.attributes.drop(columns="customer_id")
-    return MemberColumns(
-        customer_ids=sorted_ids.to_pylist(),
-        segment_ids=result.assignments["segment_id"].to_numpy()[positions].tolist(),
-        distances=result.assignments["distance"].to_numpy(dtype=float)[positions].tolist(),
-        attributes=json_array_lines(attributes).take(order).to_pylist(),
-    )
-
-
 def exclusion_rows(result: SegmentationResult) -> list[tuple[str, str]]:
     """Return (customer_id, reason) for every customer cleaning dropped."""
     excluded = result.excluded
     return list(zip(customer_ids(excluded["customer_id"]).tolist(),
                     excluded["reason"].astype(str).tolist(), strict=True))
-
-
-def json_array_lines(frame: pd.DataFrame) -> pa.StringArray:
-    """Return one JSON array per row of ``frame``; missing and non-finite values are null.
-
-    Built column by column in Arrow: for a million rows of 15 attributes pandas'
-    ``to_json(orient="records")`` took ~9 s, almost all of it formatting floats; this ~1.6 s.
-    """
-    if frame.shape[1] == 0:
-        return pa.array(["[]"] * len(frame), pa.string())
-    values = [pc.fill_null(_json_values(frame.iloc[:, i]), "null")
-              for i in range(frame.shape[1])]
-    # The brackets go onto the first and last values, not around whole rows: a pass over
-    # two short columns instead of over every row's full text (0.3 s at a million rows).
-    values[0] = pc.binary_join_element_wise("[", values[0], "")
-    values[-1] = pc.binary_join_element_wise(values[-1], "]", "")
-    return pc.binary_join_element_wise(*values, ",")
-
-
-def _json_values(column: pd.Series) -> pa.Array:
-    """Return the JSON text of every value in ``column``, null where missing."""
-    kind = column.dtype.kind
-    if kind in "biuf":
-        values = pa.array(column, from_pandas=True)
-        if kind == "f":
-            values = pc.if_else(pc.is_finite(values), values, pa.scalar(None, values.type))
-        return values.cast(pa.string())
-    # Text, categories and dates repeat: encode each distinct value once.
-    codes, uniques = pd.factorize(column, use_na_sentinel=True)
-    texts = pa.array([_json_scalar(value) for value in uniques], pa.string())
-    return texts.take(pa.array(codes, mask=codes < 0))
-
-
-def _json_scalar(value: Any) -> str:
-    if isinstance(value, datetime | date | pd.Timestamp):
-        value = value.isoformat()
-    return dumps(value)
 
 
 _DECIMAL_ID = r"^[1-9][0-9]{0,16}$"  # no leading zero; the sort key below fits int64
@@ -192,12 +128,13 @@ def text_order(ids: pa.StringArray) -> pa.Array:
     return pa.array(np.argsort(padded * 19 + lengths))  # length (<= 17) breaks ties
 
 
-def _id_array(column: pd.Series) -> pa.StringArray:
+def id_array(column: pd.Series) -> pa.StringArray:
+    """Return customer ids as an Arrow string array, the form sorting and checks use."""
     return pa.array(customer_ids(column), pa.string())
 
 
-def _check_result(result: SegmentationResult, ids: pa.StringArray,
-                  sorted_ids: pa.StringArray) -> None:
+def check_result(result: SegmentationResult, ids: pa.StringArray,
+                 sorted_ids: pa.StringArray) -> None:
     """Refuse a result whose frames contradict each other, before anything is written."""
     if ids.null_count:
         raise StoreError("cannot publish: some assigned customers have no id")
@@ -205,8 +142,10 @@ def _check_result(result: SegmentationResult, ids: pa.StringArray,
     if pc.any(repeats).as_py():
         repeated = sorted_ids[pc.index(repeats, True).as_py()].as_py()
         raise StoreError(f"cannot publish: customer {repeated} is assigned twice")
-    attribute_ids = _id_array(result.attributes["customer_id"])
-    if not attribute_ids.equals(ids):
+    attribute_ids = result.attributes["customer_id"]
+    # The engine gives both frames the same id column: equal as they are, no need to strip.
+    if not attribute_ids.equals(result.assignments["customer_id"]) and \
+            not id_array(attribute_ids).equals(ids):
         raise StoreError("cannot publish: attribute rows do not line up with assignments")
     known = {profile.segment_id for profile in result.segments}
     unknown = set(result.assignments["segment_id"].unique().tolist()) - known

@@ -1,8 +1,10 @@
 """Dropping old runs so a weekly refresh of a million customers does not fill the disk.
 
-A 1M-customer run takes ~100 MB; the store keeps the newest runs and deletes the rest in one
-transaction. Segment ids stay never-reused: the largest id ever given out is remembered in
-``meta`` before the runs that used it are deleted.
+A 1M-customer run takes ~80 MB; the store keeps the newest runs and deletes the rest in one
+transaction: their rows in the tables keyed by run_id, and their own tables
+(``run_<id>_<kind>``, see storage.run_tables) dropped whole. Segment ids stay never-reused:
+the largest id ever given out is remembered in ``meta`` before the runs that used it are
+deleted.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from storage.changes import LARGEST_SEGMENT_ID_KEY, next_segment_id
+from storage.run_tables import CUSTOMERS, run_tables
 
 MIN_KEEP = 2  # the current run and the one before it: the digest and movement compare them
 
@@ -21,7 +24,7 @@ class PruneReport:
 
     removed: tuple[int, ...]
     kept: tuple[int, ...]
-    customer_rows: int  # assignment rows deleted: one per customer per removed run
+    customer_rows: int  # customer rows deleted: one per customer per removed run
 
 
 def check_keep(keep: int) -> None:
@@ -44,10 +47,16 @@ def prune_runs(conn: sqlite3.Connection, keep: int, current_run_id: int | None) 
         return PruneReport((), tuple(run_ids), 0)
     remember_largest_segment_id(conn)
     placeholders = ", ".join("?" * len(removed))
-    (customer_rows,) = conn.execute(
-        f"SELECT count(*) FROM assignments WHERE run_id IN ({placeholders})", removed).fetchone()
-    for table in run_keyed_tables(conn):  # the rows of a run first, the run itself last
+    per_run = run_tables(conn)  # every run_<id>_<kind> table, whatever its kind
+    customers = run_tables(conn, CUSTOMERS)
+    customer_rows = sum(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                        for run_id in removed for table in customers.get(run_id, []))
+    # The rows of a run first, the run itself last.
+    for table in run_keyed_tables(conn):
         conn.execute(f'DELETE FROM "{table}" WHERE run_id IN ({placeholders})', removed)
+    for run_id in removed:
+        for table in per_run.get(run_id, []):
+            conn.execute(f"DROP TABLE {table}")
     conn.execute(f"DELETE FROM runs WHERE id IN ({placeholders})", removed)
     return PruneReport(tuple(removed), tuple(sorted(kept, reverse=True)), int(customer_rows))
 

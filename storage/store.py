@@ -12,7 +12,6 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from itertools import repeat
 from pathlib import Path
 
 import pandas as pd
@@ -20,11 +19,12 @@ from sqlite_utils import Database
 
 from segmentation.result import SegmentationResult, SegmentMatch, SegmentProfile
 from storage import changes as run_changes
-from storage import codec, deliveries, retention
+from storage import codec, customers, deliveries, retention
 from storage.changes import RetiredSegment, RunChanges, check_changes, check_still_current
 from storage.deliveries import Delivery
 from storage.errors import Access, NoPublishedRun, NotFound, StoreError, unavailable
 from storage.records import AuditEntry, CustomerRecord, HistoryEntry, RunRecord
+from storage.run_tables import CUSTOMERS, run_table, run_tables
 from storage.schema import migrate
 from storage.transactions import immediate_transaction
 
@@ -33,27 +33,29 @@ _WAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 _RUN_COLUMNS = ", ".join(f'"{name}"' for name in codec.RUN_RECORD_COLUMNS)
 
-_INSERT_ASSIGNMENTS = "INSERT INTO assignments (run_id, customer_id, segment_id, distance, " \
-    "attributes) VALUES "
-# Rows per INSERT statement: 750 parameters stays under the 999 of SQLite before 3.32.
-_ASSIGNMENTS_PER_INSERT = 150
+# A publish is one transaction writing ~75 MB per million customers. It stays in WAL mode:
+# readers keep answering from the previous run meanwhile, and a crash leaves that run whole.
+# The bulk loader's usual settings (journal_mode=OFF or MEMORY, synchronous=OFF) would give up
+# exactly that atomicity, and measured nothing to gain here: binding the values costs ~85 %
+# of the insert, the same into an in-memory database. A larger page cache (256 MB instead of
+# 2 MB) did not change the insert time either, so it is not spent.
+# - synchronous=FULL: the commit syncs the WAL once, so a run the digest announced survives
+#   a power cut. One fsync per publish, not per row: no slower than NORMAL at 1M customers.
+_PUBLISH_PRAGMAS = ("PRAGMA synchronous = FULL",)
 
 _INSERT_AUDIT = """
     INSERT INTO audit (at, actor, channel, action, subject, allowed, destination)
     VALUES (?, ?, ?, ?, ?, ?, ?)
 """
 
-# One primary-key search per stored run: runs are few, customers are millions. CROSS JOIN
-# pins that loop order; left to itself the planner scans an assignments index instead.
+# A customer's segment in every stored run: one primary-key search per run's customers table
+# (runs are few, customers millions), {searches} joined by UNION ALL.
 _CUSTOMER_HISTORY = """
-    SELECT assignments.run_id, runs.finished_at, assignments.segment_id, segments.name,
-           assignments.distance, assignments.attributes
-    FROM runs
-    CROSS JOIN assignments ON assignments.run_id = runs.id
-                          AND assignments.customer_id = ?
-    JOIN segments ON segments.run_id = assignments.run_id
-                 AND segments.segment_id = assignments.segment_id
-    ORDER BY runs.id DESC
+    SELECT found.run_id, runs.finished_at, found.segment_id, segments.name
+    FROM ({searches}) AS found
+    JOIN runs ON runs.id = found.run_id
+    JOIN segments ON segments.run_id = found.run_id AND segments.segment_id = found.segment_id
+    ORDER BY found.run_id DESC
 """
 
 
@@ -85,18 +87,18 @@ class Store:
         """
         run = codec.run_row(result, started_at=started_at, finished_at=finished_at)
         segments = codec.segment_rows(result)
-        members = codec.member_columns(result)
+        members = customers.customer_rows(result)
         excluded = codec.exclusion_rows(result)
         if changes is not None:
             check_changes(changes, [row["segment_id"] for row in segments])
         # Everything above is built before the write lock is taken; readers see either the
         # previous run or this one, never part of it.
-        with self._writing() as db:
+        with self._writing(durable=True) as db:
             run_id = _insert_run(db, run)
             if changes is not None:  # read after the first write: under the write lock
                 check_still_current(_current_run_id(db), changes)
             _insert_segments(db, run_id, segments)
-            _insert_assignments(db.conn, run_id, members)
+            _insert_customers(db.conn, run_id, members)
             _insert_exclusions(db.conn, run_id, excluded)
             if changes is not None:
                 _insert_changes(db.conn, run_id, changes)
@@ -155,15 +157,17 @@ class Store:
             raise NotFound("no customer id given")
         with self._reading() as db:
             run_id = _resolve_run(db, None)
-            rows = db.execute(_CUSTOMER_HISTORY, [customer_id]).fetchall()
-            history = tuple(HistoryEntry(run, datetime.fromisoformat(finished), segment, name)
-                            for run, finished, segment, name, _, _ in rows)
-            current = next((row for row in rows if row[0] == run_id), None)
+            history = _customer_history(db.conn, customer_id)
+            attributes = _stored_attributes(db, run_id)
+            current = db.execute(
+                f"SELECT segment_id, distance{customers.select_list(attributes)} "
+                f"FROM {run_table(run_id, CUSTOMERS)} WHERE customer_id = ?",
+                [customer_id]).fetchone()
             if current is not None:
-                _, _, segment_id, name, distance, attributes = current
-                values = dict(zip(_attribute_columns(db, run_id), json.loads(attributes),
-                                  strict=True))
-                return CustomerRecord(customer_id, run_id, segment_id, name, distance, values,
+                segment_id, distance, *values = current
+                name = next(entry.segment_name for entry in history if entry.run_id == run_id)
+                return CustomerRecord(customer_id, run_id, segment_id, name, distance,
+                                      customers.decode(attributes, values),
                                       excluded_reason=None, history=history)
             excluded = db.execute("SELECT reason FROM exclusions WHERE run_id = ? AND "
                                   "customer_id = ?", [run_id, customer_id]).fetchone()
@@ -180,18 +184,17 @@ class Store:
             if db.execute("SELECT 1 FROM segments WHERE run_id = ? AND segment_id = ?",
                           [run_id, segment_id]).fetchone() is None:
                 raise _segment_not_found(db, run_id, segment_id)
-            columns = _attribute_columns(db, run_id)
+            attributes = _stored_attributes(db, run_id)
             rows = db.execute(
-                "SELECT customer_id, distance, attributes FROM assignments "
-                "WHERE run_id = ? AND segment_id = ? "
+                f"SELECT customer_id, distance{customers.select_list(attributes)} "
+                f"FROM {run_table(run_id, CUSTOMERS)} WHERE segment_id = ? "
                 "ORDER BY distance IS NULL, distance, customer_id LIMIT ?",
-                [run_id, segment_id, -1 if limit is None else limit]).fetchall()
-        ids, distances, texts = zip(*rows, strict=True) if rows else ((), (), ())
-        # One parse of the whole column is much faster than one json.loads per row.
-        attributes = pd.DataFrame(json.loads("[" + ",".join(texts) + "]"), columns=columns)
-        members = pd.DataFrame({"customer_id": pd.Series(ids, dtype=str),
-                                "distance": pd.Series(distances, dtype=float)})
-        return pd.concat([members, attributes], axis=1)
+                [segment_id, -1 if limit is None else limit]).fetchall()
+        members = pd.DataFrame.from_records(
+            rows, columns=["customer_id", "distance", *(a.name for a in attributes)],
+            coerce_float=True)
+        members = members.astype({"customer_id": str, "distance": float})
+        return customers.decode_frame(members, attributes)
 
     def projection(self, run_id: int | None = None) -> pd.DataFrame:
         """Return the run's 2-D PCA sample: pc1, pc2, segment_id."""
@@ -242,7 +245,7 @@ class Store:
             # tuples and unpacking them took 3.3 s.
             ids, segments = db.execute(
                 "SELECT json_group_array(customer_id), json_group_array(segment_id) "
-                "FROM assignments WHERE run_id = ?", [run_id]).fetchone()
+                f"FROM {run_table(run_id, CUSTOMERS)}").fetchone()
         return pd.DataFrame({"customer_id": pd.Series(json.loads(ids), dtype=object),
                              "segment_id": pd.Series(json.loads(segments), dtype="int64")})
 
@@ -364,13 +367,19 @@ class Store:
             raise fault from error
 
     @contextmanager
-    def _writing(self) -> Iterator[Database]:
+    def _writing(self, *, durable: bool = False) -> Iterator[Database]:
         """Yield a connection inside one write transaction that holds the write lock from
         the start (BEGIN IMMEDIATE). A deferred transaction that reads first (sqlite-utils
         reads the schema before inserting) fails at once with "database is locked" when
-        another connection wrote since; this one waits its turn (busy_timeout)."""
-        with self._connect(Access.WRITE) as db, immediate_transaction(db.conn):
-            yield db
+        another connection wrote since; this one waits its turn (busy_timeout).
+
+        ``durable`` (a publish) syncs the commit to disk (see `_PUBLISH_PRAGMAS`)."""
+        with self._connect(Access.WRITE) as db:
+            if durable:
+                for pragma in _PUBLISH_PRAGMAS:
+                    db.conn.execute(pragma)
+            with immediate_transaction(db.conn):
+                yield db
 
     @contextmanager
     def _reading(self) -> Iterator[Database]:
@@ -396,27 +405,9 @@ def _insert_segments(db: Database, run_id: int, segments: list[dict]) -> None:
                                     pk=("run_id", "segment_id"))
 
 
-def _insert_assignments(conn: sqlite3.Connection, run_id: int,
-                        members: codec.MemberColumns) -> None:
-    # Many rows per statement: one statement per row spent half of a 1M-customer publish
-    # binding and stepping statements (7.7 s; 3.9 s with 150-200 rows per statement).
-    count, width = len(members.customer_ids), 5
-    values: list[object] = [None] * (count * width)
-    values[0::width] = repeat(run_id, count)
-    values[1::width] = members.customer_ids
-    values[2::width] = members.segment_ids
-    values[3::width] = members.distances
-    values[4::width] = members.attributes
-    step = _ASSIGNMENTS_PER_INSERT * width
-    whole = len(values) // step * step
-    conn.executemany(_assignments_insert(_ASSIGNMENTS_PER_INSERT),
-                     (values[start:start + step] for start in range(0, whole, step)))
-    if whole < len(values):
-        conn.execute(_assignments_insert((len(values) - whole) // width), values[whole:])
-
-
-def _assignments_insert(rows: int) -> str:
-    return _INSERT_ASSIGNMENTS + ", ".join(["(?, ?, ?, ?, ?)"] * rows)
+def _insert_customers(conn: sqlite3.Connection, run_id: int,
+                      members: customers.CustomerRows) -> None:
+    customers.insert_customers(conn, run_id, members)
 
 
 def _insert_exclusions(conn: sqlite3.Connection, run_id: int,
@@ -463,9 +454,21 @@ def _fetch_run(db: Database, run_id: int) -> RunRecord:
     return codec.run_record(rows[0])
 
 
-def _attribute_columns(db: Database, run_id: int) -> list[str]:
+def _stored_attributes(db: Database, run_id: int) -> tuple[customers.AttributeColumn, ...]:
     (text,) = db.execute("SELECT attribute_columns FROM runs WHERE id = ?", [run_id]).fetchone()
-    return json.loads(text)
+    return customers.stored_attributes(db.conn, run_id, json.loads(text))
+
+
+def _customer_history(conn: sqlite3.Connection, customer_id: str) -> tuple[HistoryEntry, ...]:
+    tables = run_tables(conn, CUSTOMERS)
+    if not tables:
+        return ()
+    searches = " UNION ALL ".join(
+        f"SELECT {run_id} AS run_id, segment_id FROM {table} WHERE customer_id = :customer"
+        for run_id, (table,) in tables.items())
+    rows = conn.execute(_CUSTOMER_HISTORY.format(searches=searches), {"customer": customer_id})
+    return tuple(HistoryEntry(run, datetime.fromisoformat(finished), segment, name)
+                 for run, finished, segment, name in rows)
 
 
 def _run_not_found(db: Database, run_id: int) -> NotFound:

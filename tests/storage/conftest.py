@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from segmentation.result import (
@@ -19,7 +20,7 @@ from segmentation.result import (
     SegmentationResult,
     SegmentProfile,
 )
-from storage import Store, schema
+from storage import Store, codec, schema
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -102,6 +103,46 @@ def shipped_migrations() -> Migrations:
     for migration in schema.MIGRATIONS._migrations:
         later(name=migration.name)(migration.fn)
     return later
+
+
+def legacy_migrations(last: str = "0005_audit_destination") -> Migrations:
+    """The store's migrations up to ``last``: the schema of a release before later ones."""
+    names = [migration.name for migration in schema.MIGRATIONS._migrations]
+    earlier = Migrations("segbot")
+    for migration in schema.MIGRATIONS._migrations[:names.index(last) + 1]:
+        earlier(name=migration.name)(migration.fn)
+    return earlier
+
+
+def publish_legacy(path: Path, result: SegmentationResult, minutes: int = 0) -> int:
+    """Publish ``result`` as releases before 0006 did, into a store on their schema: the
+    attributes of each customer one JSON array in ``assignments``."""
+    started = T0 + timedelta(minutes=minutes)
+    names = codec.attribute_columns(result.attributes)
+    values = result.attributes[names].astype(object).to_numpy().tolist()
+    with Database(path) as db, db.conn:
+        run_id = db.table("runs").insert(codec.run_row(
+            result, started_at=started, finished_at=started + timedelta(seconds=42))).last_rowid
+        db.table("segments").insert_all(
+            {"run_id": run_id, **row} for row in codec.segment_rows(result))
+        db.table("assignments").insert_all(
+            {"run_id": run_id, "customer_id": str(customer), "segment_id": int(segment),
+             "distance": float(distance), "attributes": codec.dumps([_legacy(v) for v in row])}
+            for customer, segment, distance, row in zip(
+                *(result.assignments[c] for c in ("customer_id", "segment_id", "distance")),
+                values, strict=True))
+        db.table("exclusions").insert_all(
+            {"run_id": run_id, "customer_id": customer, "reason": reason}
+            for customer, reason in codec.exclusion_rows(result))
+        db.table("meta").upsert({"key": "current_run_id", "value": str(run_id)}, pk="key")
+    assert run_id is not None
+    return run_id
+
+
+def _legacy(value: object) -> object:
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return None if value is pd.NaT or value is pd.NA else value
 
 
 @pytest.fixture

@@ -7,10 +7,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlite_utils.migrations import Migrations
 
 from storage import Store, schema
-from tests.storage.conftest import T0, make_result, publish
+from tests.storage.conftest import T0, legacy_migrations, make_result, publish_legacy
 
 
 def test_entries_come_back_newest_first_with_every_field(store: Store) -> None:
@@ -44,12 +43,10 @@ def test_naive_times_are_refused(store: Store) -> None:
 
 def test_the_audit_table_is_added_to_a_store_created_before_it(
         db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    first_release = Migrations("segbot")
-    first = schema.MIGRATIONS._migrations[0]
-    first_release(name=first.name)(first.fn)
-    monkeypatch.setattr(schema, "MIGRATIONS", first_release)
-    run_id = publish(Store(db_path), make_result())
+    monkeypatch.setattr(schema, "MIGRATIONS", legacy_migrations("0001_create_run_tables"))
+    Store(db_path)
     monkeypatch.undo()
+    run_id = publish_legacy(db_path, make_result())
 
     store = Store(db_path)
     store.record_audit(at=T0, actor="U1", channel="C1", action="customer", subject="1",

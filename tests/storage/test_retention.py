@@ -9,17 +9,23 @@ from sqlite_utils import Database
 
 from storage import Store, StoreError, schema
 from storage.changes import RetiredSegment
+from storage.run_tables import run_table
 from tests.storage.conftest import T0, make_result, publish, shipped_migrations
 from tests.storage.test_movement import publish_with_changes
 
 
 def rows_of_run(db_path: Path, run_id: int) -> dict[str, int]:
-    """Rows that still belong to ``run_id``, per table: every table with a run_id column,
-    found here through sqlite-utils rather than the query prune uses."""
+    """Rows that still belong to ``run_id``, per table: every table with a run_id column and
+    the run's own tables (``run_<id>_<kind>``, counted as ``kind``; 0 once dropped), found
+    here through sqlite-utils rather than the queries prune uses."""
+    own = f"run_{run_id}_"
     with Database(db_path) as db:
         counts = {table.name: table.count_where("run_id = ?", [run_id])
                   for table in db.tables if "run_id" in table.columns_dict}
         counts["runs"] = db.table("runs").count_where("id = ?", [run_id])
+        counts["customers"] = 0
+        counts |= {table.name.removeprefix(own): table.count
+                   for table in db.tables if table.name.startswith(own)}
     return counts
 
 
@@ -49,7 +55,7 @@ def test_prune_keeps_the_newest_runs_and_deletes_every_row_of_the_others(
     for run_id in (third, fourth):
         kept = rows_of_run(db_path, run_id)
         assert kept["runs"] == kept["digest_deliveries"] == 1
-        assert kept["assignments"] == 30 and kept["segments"] == 3 and kept["movement"] > 0
+        assert kept["customers"] == 30 and kept["segments"] == 3 and kept["movement"] > 0
     assert [run.id for run in store.list_runs()] == [fourth, third]
     assert store.current_run().id == fourth
     assert store.previous_run(fourth).id == third
@@ -62,7 +68,7 @@ def test_prune_with_nothing_old_enough_changes_nothing(store: Store, db_path: Pa
     report = store.prune_runs(keep=2)
 
     assert report.removed == () and report.kept == (only,) and report.customer_rows == 0
-    assert rows_of_run(db_path, only)["assignments"] == 30
+    assert rows_of_run(db_path, only)["customers"] == 30
 
 
 @pytest.mark.parametrize("keep", [1, 0, -3])
@@ -111,6 +117,29 @@ def test_a_table_added_by_a_later_migration_is_pruned_with_its_run(
     assert rows_of_run(db_path, fourth)["campaign_sends"] == 1
 
 
+def test_every_table_of_a_removed_run_is_dropped_whatever_its_kind(
+        store: Store, db_path: Path) -> None:
+    run_ids = publish_four_runs(store)
+    # A per-run table of a kind a later release might add (an order history per run).
+    with Database(db_path) as db:
+        for run_id in run_ids:
+            db.table(run_table(run_id, "orders")).insert({"order_id": 1, "amount": 9.5})
+
+    report = store.prune_runs(keep=2)
+
+    first, second, third, fourth = run_ids
+    for run_id in (first, second):
+        assert rows_of_run(db_path, run_id)["customers"] == 0
+        assert "orders" not in rows_of_run(db_path, run_id)
+    for run_id in (third, fourth):
+        assert rows_of_run(db_path, run_id)["orders"] == 1
+    assert report.customer_rows == 60
+    with Database(db_path) as db:
+        assert sorted(name for name in db.table_names() if name.startswith("run_")) == [
+            f"run_{third}_customers", f"run_{third}_orders",
+            f"run_{fourth}_customers", f"run_{fourth}_orders"]
+
+
 def test_a_failure_part_way_deletes_nothing(store: Store, db_path: Path) -> None:
     first, *_ = publish_four_runs(store)
     # A run-keyed table that refuses deletes, named to come after the tables already emptied.
@@ -123,7 +152,7 @@ def test_a_failure_part_way_deletes_nothing(store: Store, db_path: Path) -> None
     with pytest.raises(StoreError, match="could not delete old runs.*append-only"):
         store.prune_runs(keep=2)
 
-    assert rows_of_run(db_path, first)["assignments"] == 30
+    assert rows_of_run(db_path, first)["customers"] == 30
     assert len(store.list_runs()) == 4
 
 
