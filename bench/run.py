@@ -2,7 +2,9 @@
 
     python bench/run.py --rows 100000,300000,1000000
 
-Synthetic customers are generated once per size and seed into bench/out/ (git-ignored).
+Synthetic customers are generated once per size and seed into bench/out/ (git-ignored), and
+so is an order history of about ten lines per customer (--orders-customers), whose whole
+refresh is set against the refresh of as many customers given one row each.
 Every measurement runs in a fresh Python process, so the peak RSS reported for a size is
 that size's own. Prints a table and writes bench/out/results.json and bench/out/results.md.
 """
@@ -52,6 +54,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="renders per chart, at the largest size only (default 200)")
     parser.add_argument("--textbook-rows", type=int, default=100_000,
                         help="rows for the textbook comparison; 0 skips it (default 100000)")
+    parser.add_argument("--orders-customers", type=int, default=1_000_000,
+                        help="customers of the generated order history (about ten order lines "
+                             "each) refreshed from CSV; 0 skips it (default 1000000: ~10M "
+                             "lines)")
     parser.add_argument("--sql-rows", type=int, default=1_000_000,
                         help="rows read from PostgreSQL against COPY (bench/sql_read.py); "
                              "0 skips it (default 1000000)")
@@ -85,6 +91,14 @@ def run_all(args: argparse.Namespace) -> int:
         report["refresh"][rows] = _best_of(runs)
         print(f"  {rows:>9,} rows: refresh {report['refresh'][rows]['total_s']:.2f} s, "
               f"load average {_load()}", flush=True)
+    if args.orders_customers:
+        ensure_order_weeks(args.out, args.orders_customers, args.seed)
+        runs = [_spawn("orders", args, rows=args.orders_customers,
+                       calls=args.calls if attempt == 0 else 0)
+                for attempt in range(max(1, args.repeat))]
+        report["orders"] = _best_of(runs)
+        print(f"  orders of {args.orders_customers:,} customers: refresh "
+              f"{report['orders']['total_s']:.2f} s, load average {_load()}", flush=True)
     if args.textbook_rows:
         ensure_data(args.out, args.textbook_rows, args.seed)
         report["textbook"] = _spawn("textbook", args, rows=args.textbook_rows)
@@ -140,6 +154,28 @@ def ensure_next_week(out: Path, rows: int, seed: int) -> Path:
         write_customers(week, partial)
         partial.replace(path)
     return path
+
+
+def ensure_order_weeks(out: Path, customers: int, seed: int) -> tuple[Path, Path]:
+    """The generated order history of ``customers`` as CSV (bench/orders.py's file), and the
+    same history a week shorter: the weekly refresh reads the week appended. Cached."""
+    from orders import ensure_orders  # bench/orders.py, beside this file
+
+    full = ensure_orders(out, customers, seed, "csv")
+    week_before = out / f"orders-{customers}-seed{seed}-week-before.csv"
+    if not week_before.exists():
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.csv as pa_csv
+
+        table = pa_csv.read_csv(full)
+        dates = table.column("order_date")
+        cut = pc.subtract(pc.max(dates), pa.scalar(7 * 86_400_000_000, pa.duration("us")))
+        partial = week_before.with_suffix(".partial.csv")
+        pa_csv.write_csv(table.filter(pc.less_equal(dates, pc.cast(cut, dates.type))), partial,
+                         write_options=pa_csv.WriteOptions(quoting_style="none"))
+        partial.replace(week_before)
+    return week_before, full
 
 
 def _spawn(worker: str, args: argparse.Namespace, **options: Any) -> dict[str, Any]:
@@ -200,14 +236,31 @@ def refresh_worker(args: argparse.Namespace) -> dict[str, Any]:
     is the weekly one: it also matches its segments to the previous run, counts movement,
     and its digest carries the movers CSV.
     """
+    rows = args.rows[0]
+    weeks = (args.out / f"customers-{rows}-seed{args.seed}.tsv",
+             args.out / f"customers-{rows}-seed{args.seed}-week2.tsv")
+    return time_refreshes(args, weeks, args.out / f"bench-{rows}.db",
+                          lambda count: sample_customer_ids(weeks[1], count, args.seed))
+
+
+def orders_worker(args: argparse.Namespace) -> dict[str, Any]:
+    """`refresh_worker` on the generated order history: the first refresh reads it a week
+    short, the weekly one with that week's orders appended."""
+    customers = args.rows[0]
+    weeks = ensure_order_weeks(args.out, customers, args.seed)
+    return time_refreshes(args, weeks, args.out / f"bench-orders-{customers}.db",
+                          lambda count: sample_customer_ids(weeks[1], count, args.seed,
+                                                            column="customer_id", delimiter=","))
+
+
+def time_refreshes(args: argparse.Namespace, weeks: tuple[Path, Path], db: Path,
+                   sample_ids: Callable[[int], list[str]]) -> dict[str, Any]:
+    """Two refreshes of ``weeks`` into a fresh store at ``db``, each with its digest, then the
+    latency of the answers and the charts."""
     from bot.jobs.refresh import refresh
     from segmentation.model import ModelConfig
     from storage.store import Store
 
-    rows = args.rows[0]
-    weeks = (args.out / f"customers-{rows}-seed{args.seed}.tsv",
-             args.out / f"customers-{rows}-seed{args.seed}-week2.tsv")
-    db = args.out / f"bench-{rows}.db"
     for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
         path.unlink(missing_ok=True)
     store = Store(db)
@@ -225,19 +278,20 @@ def refresh_worker(args: argparse.Namespace) -> dict[str, Any]:
     missing = [phase for phase in PHASES if phase not in phases]
     if missing:
         raise SystemExit(f"refresh() did not report the phases {missing}; update PHASE_BY_WORD")
-    result = {"rows": rows, "rows_kept": run.rows_kept, "k": run.k,
-              "silhouette": run.silhouette, "phases_s": phases,
+    result = {"rows": args.rows[0], "rows_in": run.rows_in, "rows_kept": run.rows_kept,
+              "k": run.k, "silhouette": run.silhouette, "phases_s": phases,
               "total_s": round(sum(phases.values()), 3),
               "first_run_phases_s": first, "first_run_total_s": round(sum(first.values()), 3),
               "baseline_rss_mib": baseline, "first_run_peak_rss_mib": first_rss,
               "peak_rss_mib": peak_rss, "load_during": [load_before, os.getloadavg()],
-              "chart_processes": args.chart_processes}
+              "chart_processes": args.chart_processes,
+              "segments": [f"{s.name} {s.share:.0%}" for s in store.list_segments(run.id)]}
     from bot import answers
     from bot.answers.comparison import load_comparison
 
     result["flows"] = vars(load_comparison(store).flows())
 
-    ids = sample_customer_ids(weeks[1], max(args.calls, args.chart_calls), args.seed)
+    ids = sample_ids(max(args.calls, args.chart_calls))
     latency, built = time_answers(store, answers, run.k, ids, args.calls, args.seed)
     result["latency_ms"] = latency
     result["chart_ms"] = time_charts(store, answers, built, args.chart_calls, renderer)
@@ -318,14 +372,16 @@ def render_digest(store: Any, renderer: Any) -> Any:
     return digest
 
 
-def sample_customer_ids(data: Path, count: int, seed: int) -> list[str]:
-    """``count`` random ids of the table's customers (with repeats if the table is small)."""
+def sample_customer_ids(data: Path, count: int, seed: int, *, column: str = "ID",
+                        delimiter: str = "\t") -> list[str]:
+    """``count`` random ids of the table's customers (with repeats if the table is small;
+    an order history's repeat customers are drawn as often as they bought)."""
     import numpy as np
     import pyarrow.csv as pa_csv
 
-    table = pa_csv.read_csv(data, parse_options=pa_csv.ParseOptions(delimiter="\t"),
-                            convert_options=pa_csv.ConvertOptions(include_columns=["ID"]))
-    ids = table.column("ID").to_numpy()
+    table = pa_csv.read_csv(data, parse_options=pa_csv.ParseOptions(delimiter=delimiter),
+                            convert_options=pa_csv.ConvertOptions(include_columns=[column]))
+    ids = table.column(column).to_numpy()
     picks = np.random.default_rng(seed).choice(len(ids), size=count, replace=count > len(ids))
     return [str(ids[i]) for i in picks]
 
@@ -508,7 +564,7 @@ def textbook_worker(args: argparse.Namespace) -> dict[str, Any]:
 
 
 WORKERS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
-    "refresh": refresh_worker, "textbook": textbook_worker}
+    "refresh": refresh_worker, "orders": orders_worker, "textbook": textbook_worker}
 
 
 # --- the table --------------------------------------------------------------------------------
@@ -550,6 +606,8 @@ def format_report(report: dict[str, Any]) -> tuple[str, str]:
                       *(_p50_p99(refreshes[r]["chart_ms"].get(name)) for r in sizes),
                       "≤ 1,500"])
     tables = [table]
+    if report.get("orders"):
+        tables.append(_orders_table(report["orders"], refreshes))
     if report.get("textbook"):
         tables.append(_textbook_table(report["textbook"]))
     if report.get("sql_read"):
@@ -558,6 +616,8 @@ def format_report(report: dict[str, Any]) -> tuple[str, str]:
              f"after {_fmt_load(report['load_after'])}; {report['machine']['cpus']} CPUs, "
              f"{report['machine']['memory_gib']} GiB")
     checks = verdicts(refreshes, report.get("textbook"))
+    if report.get("orders"):
+        checks.extend(orders_verdicts(report["orders"], refreshes))
     if report.get("sql_read"):
         from sql_read import verdict  # bench/sql_read.py, beside this file
 
@@ -611,6 +671,51 @@ def verdicts(refreshes: dict[int, dict[str, Any]], book: dict[str, Any] | None) 
                          f"takes k={book['best_silhouette_k']}: ours is {gap:+.4f} against it "
                          f"(another choice of k, not a target; see BENCHMARKS.md)")
     return lines
+
+
+ORDERS_TARGET = 2.0  # issue 13: the refresh from order lines within 2x that of the customers
+
+
+def _orders_table(orders: dict[str, Any], refreshes: dict[int, dict[str, Any]]
+                  ) -> list[list[str]]:
+    """The order history's weekly refresh phase by phase, beside the customer table's."""
+    customers = refreshes.get(orders["rows"])
+    header = [f"{orders['rows_in']:,} order lines → {orders['rows_kept']:,} customers",
+              "orders", f"{orders['rows']:,} customer rows" if customers else "", "target"]
+    table = [header]
+    for phase in PHASES:
+        table.append([f"{phase} (s)", f"{orders['phases_s'].get(phase, 0):.2f}",
+                      f"{customers['phases_s'].get(phase, 0):.2f}" if customers else "", ""])
+    table.append(["total refresh (s)", f"{orders['total_s']:.2f}",
+                  f"{customers['total_s']:.2f}" if customers else "",
+                  f"≤ {ORDERS_TARGET:g}× the customers'"])
+    table.append(["first refresh, empty store (s)", f"{orders['first_run_total_s']:.2f}",
+                  f"{customers['first_run_total_s']:.2f}" if customers else "", ""])
+    table.append(["peak RSS, refresh process (MiB)", f"{orders['peak_rss_mib']:,.0f}",
+                  f"{customers['peak_rss_mib']:,.0f}" if customers else "", ""])
+    table.append(["k / silhouette", f"{orders['k']} / {orders['silhouette']:.3f}",
+                  f"{customers['k']} / {customers['silhouette']:.3f}" if customers else "", ""])
+    table.append(["weekly refresh: moved / new / gone", _flows(orders.get("flows")),
+                  _flows(customers.get("flows")) if customers else "", ""])
+    latency = orders.get("latency_ms", {}).get("/customer ID")
+    table.append(["/customer ID p50 / p99 (ms)", _p50_p99(latency),
+                  _p50_p99(customers["latency_ms"].get("/customer ID")) if customers else "",
+                  ""])
+    return table
+
+
+def orders_verdicts(orders: dict[str, Any], refreshes: dict[int, dict[str, Any]]) -> list[str]:
+    """The order history's refresh against the refresh of as many customers' rows."""
+    customers = refreshes.get(orders["rows"])
+    if customers is None:
+        return [f"note   no customer table of {orders['rows']:,} rows refreshed in this run "
+                f"(--rows): the order history's {orders['total_s']:.2f} s has no yardstick"]
+    ratio = orders["total_s"] / customers["total_s"]
+    met = ratio <= ORDERS_TARGET
+    return [f"{'met   ' if met else 'MISSED'} refresh from {orders['rows_in']:,} order lines "
+            f"against {orders['rows']:,} customer rows: {orders['total_s']:.2f} s vs "
+            f"{customers['total_s']:.2f} s, {ratio:.2f}× (target ≤ {ORDERS_TARGET:g}×)",
+            f"note   the order history's segments: {'; '.join(orders.get('segments', []))}"]
 
 
 def _sql_read_table(sql: dict[str, Any]) -> list[list[str]]:
