@@ -61,6 +61,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--sql-rows", type=int, default=1_000_000,
                         help="rows read from PostgreSQL against COPY (bench/sql_read.py); "
                              "0 skips it (default 1000000)")
+    parser.add_argument("--publish-rows", default="1000000",
+                        help="comma-separated sizes whose publish is timed against an "
+                             "executemany floor (bench/publish.py); 0 skips it "
+                             "(default 1000000)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="refreshes per size, each in a fresh process; the fastest is "
                              "reported, the highest peak RSS (default 1)")
@@ -106,6 +110,8 @@ def run_all(args: argparse.Namespace) -> int:
               flush=True)
     if args.sql_rows:
         report["sql_read"] = _spawn_sql_read(args)
+    if args.publish_rows != "0":
+        report["publish"] = _spawn_publish(args)
     report["load_after"] = os.getloadavg()
     text, markdown = format_report(report)
     print(text)
@@ -199,6 +205,15 @@ def _spawn_sql_read(args: argparse.Namespace) -> dict[str, Any]:
     result = json.loads((args.out / "sql_read.json").read_text())
     print(f"  SQL read of {args.sql_rows:,} rows done, load average {_load()}", flush=True)
     return result
+
+
+def _spawn_publish(args: argparse.Namespace) -> dict[str, Any]:
+    """bench/publish.py in a process of its own: the publish against its executemany floor;
+    it prints its own table and met/missed lines."""
+    command = [sys.executable, str(ROOT / "bench" / "publish.py"), "--rows", args.publish_rows,
+               "--seed", str(args.seed), "--out", str(args.out)]
+    subprocess.run(command, check=True, cwd=ROOT)
+    return json.loads((args.out / "publish.json").read_text())
 
 
 def _best_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
