@@ -145,6 +145,7 @@ def test_a_cron_and_zone_of_ones_own(fake: FakeSlack, data: Path) -> None:
     assert fire.astimezone(UTC) == datetime(2026, 3, 30, 5, 30, tzinfo=UTC)
 
 
+@pytest.mark.slow  # full refreshes, week after week
 def test_a_digest_that_failed_is_posted_at_the_next_scheduled_slot(
         fake: FakeSlack, data: Path, tmp_path: Path, scheduler) -> None:
     store = Store(tmp_path / "segbot.db")
@@ -164,6 +165,7 @@ def test_a_digest_that_failed_is_posted_at_the_next_scheduled_slot(
     assert statuses == [DeliveryStatus.POSTED] * 2
 
 
+@pytest.mark.slow  # full refreshes, week after week
 def test_each_run_reads_the_file_afresh_then_posts_the_digest(
         fake: FakeSlack, data: Path, tmp_path: Path, scheduler) -> None:
     store = Store(tmp_path / "segbot.db")
@@ -183,6 +185,7 @@ def test_each_run_reads_the_file_afresh_then_posts_the_digest(
     assert second_files.params["files"].count('"id"') == 3  # migration, sizes, movers
 
 
+@pytest.mark.slow  # full refreshes, week after week
 def test_segbot_keep_runs_deletes_the_oldest_run_after_each_weekly_refresh(
         fake: FakeSlack, data: Path, tmp_path: Path, scheduler) -> None:
     store = Store(tmp_path / "segbot.db")
@@ -197,6 +200,7 @@ def test_segbot_keep_runs_deletes_the_oldest_run_after_each_weekly_refresh(
     assert len(posted_texts(fake)) == 3  # every week's digest went out before the prune
 
 
+@pytest.mark.slow  # real chart processes
 def test_the_digests_charts_are_drawn_by_the_bots_chart_processes(
         fake: FakeSlack, data: Path, tmp_path: Path, scheduler) -> None:
     settings = settings_for(fake, data)
@@ -221,6 +225,7 @@ def test_the_digests_charts_are_drawn_by_the_bots_chart_processes(
     assert uploads[3].startswith(b'"customer_id",')
 
 
+@pytest.mark.slow  # a full refresh, then a failed one
 @pytest.mark.parametrize("break_it, cause", [
     (lambda data: data.unlink(), "no such file: "),
     (lambda data: data.write_text("ID\n1\n"), "only 1 customer row(s)"),

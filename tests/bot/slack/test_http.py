@@ -188,6 +188,7 @@ def test_forged_requests_get_401_and_no_answer(serve_bot: BotFactory, forge: str
 SEGMENT_IDS = "valid segment numbers"
 
 
+@pytest.mark.slow  # twenty round trips; requests.py's unit tests cover the parsing fast
 @pytest.mark.parametrize(("command", "text", "expected"), [
     ("/cluster", "", "Usage: `/cluster N`"),
     ("/cluster", "   \t  ", "Usage: `/cluster N`"),
