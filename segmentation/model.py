@@ -140,8 +140,12 @@ def fit_model(frame: pd.DataFrame, numeric: tuple[str, ...], categorical: tuple[
     template = build_pipeline(build_preprocessor(frame, numeric, categorical, config,
                                                  log_scaled),
                               config.k or config.k_min, config)
-    embed = Pipeline(template.steps[:2]).fit(frame)
-    embedding = embed.transform(frame).astype(np.float32)
+    embed = Pipeline(template.steps[:2])
+    # One pass: fit_transform does not preprocess everyone a second time. Products of n x 10
+    # matrices are memory-bound; two BLAS threads on a busy 2-core machine made the PCA
+    # projection of a million rows take 0.4 s instead of 0.02 s.
+    with threadpool_limits(limits=1, user_api="blas"):
+        embedding = embed.fit_transform(frame).astype(np.float32)
     selection_rows = _sample_rows(len(frame), config.selection_sample, rng)
     silhouette_rows = _sample_rows(len(frame), config.silhouette_sample, rng)
     pairwise = _distances(embedding[silhouette_rows])  # for every silhouette below
@@ -149,12 +153,19 @@ def fit_model(frame: pd.DataFrame, numeric: tuple[str, ...], categorical: tuple[
                                   config, pairwise)
     kmeans = KMeans(n_clusters=selection.chosen_k, init=centres, n_init=1,
                     random_state=config.seed).fit(embedding)
-    distances = kmeans.transform(embedding).min(axis=1)
+    distances = _distances_to_centres(embedding, kmeans.cluster_centers_, kmeans.labels_)
     pipeline = Pipeline([*embed.steps, ("kmeans", kmeans)])
     silhouette = silhouette_from_distances(pairwise, kmeans.labels_[silhouette_rows])
     return FittedModel(pipeline, kmeans.labels_, distances, embedding, selection, silhouette,
                        tuple(float(v) for v in embed.named_steps["pca"]
                              .explained_variance_ratio_))
+
+
+def _distances_to_centres(points: np.ndarray, centres: np.ndarray,
+                          labels: np.ndarray) -> np.ndarray:
+    """Each point's distance to its own centre: the nearest, K-Means' last step assigned it."""
+    offsets = points - centres.astype(points.dtype)[labels]
+    return np.sqrt(np.einsum("ij,ij->i", offsets, offsets))
 
 
 def _check_k(rows: int, config: ModelConfig) -> None:
