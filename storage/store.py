@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -18,9 +18,11 @@ import pandas as pd
 from sqlite_utils import Database
 
 from segmentation.result import SegmentationResult, SegmentMatch, SegmentProfile
+from storage import audiences, codec, customers, deliveries, retention
 from storage import changes as run_changes
-from storage import codec, customers, deliveries, retention
+from storage.audiences import Audience, Compiled, FieldRange, Fields
 from storage.changes import RetiredSegment, RunChanges, check_changes, check_still_current
+from storage.conditions import Condition
 from storage.deliveries import Delivery
 from storage.errors import Access, NoPublishedRun, NotFound, StoreError, unavailable
 from storage.records import AuditEntry, CustomerRecord, HistoryEntry, RunRecord
@@ -195,6 +197,48 @@ class Store:
             coerce_float=True)
         members = members.astype({"customer_id": str, "distance": float})
         return customers.decode_frame(members, attributes)
+
+    def audience(self, condition: Condition, *, segment_id: int | None = None,
+                 features: Sequence[str] = (), run_id: int | None = None,
+                 ) -> tuple[Audience, Compiled]:
+        """Count the customers of ``run_id`` (default: current), or of one segment, who
+        match ``condition``, with the mean of each of ``features`` among them."""
+        with self._reading() as db:
+            run_id = _resolve_run(db, run_id)
+            fields = _run_fields(db, run_id)
+            compiled = audiences.compile_condition(condition, fields)
+            means = [f.attribute for f in fields.fields if f.attribute.name in features
+                     and f.attribute.type in audiences.AVERAGED]
+            return audiences.count_audience(db.conn, run_table(run_id, CUSTOMERS), compiled,
+                                            means, segment_id), compiled
+
+    def audience_members(self, condition: Condition, *, segment_id: int | None = None,
+                         run_id: int | None = None) -> pd.DataFrame:
+        """The customers matching ``condition`` (in one segment if given), segment by segment
+        and most typical first: customer_id, segment_id, distance and the attributes."""
+        with self._reading() as db:
+            run_id = _resolve_run(db, run_id)
+            fields = _run_fields(db, run_id)
+            attributes = [f.attribute for f in fields.fields]
+            rows = audiences.select_audience(
+                db.conn, run_table(run_id, CUSTOMERS),
+                audiences.compile_condition(condition, fields), attributes, segment_id)
+        members = pd.DataFrame.from_records(
+            rows, columns=["customer_id", "segment_id", "distance",
+                           *(a.name for a in attributes)], coerce_float=True)
+        members = members.astype({"customer_id": str, "segment_id": "int64", "distance": float})
+        return customers.decode_frame(members, attributes)
+
+    def condition_fields(self, run_id: int | None = None, *,
+                         ranges: bool = False) -> list[FieldRange]:
+        """The fields a condition may name in ``run_id`` (default: current), with their
+        smallest and largest values if ``ranges`` (one scan of the customers)."""
+        with self._reading() as db:
+            run_id = _resolve_run(db, run_id)
+            fields = _run_fields(db, run_id)
+            if not ranges:
+                return [FieldRange(f) for f in fields.fields]
+            return audiences.field_ranges(db.conn, run_table(run_id, CUSTOMERS), fields)
 
     def projection(self, run_id: int | None = None) -> pd.DataFrame:
         """Return the run's 2-D PCA sample: pc1, pc2, segment_id."""
@@ -457,6 +501,17 @@ def _fetch_run(db: Database, run_id: int) -> RunRecord:
 def _stored_attributes(db: Database, run_id: int) -> tuple[customers.AttributeColumn, ...]:
     (text,) = db.execute("SELECT attribute_columns FROM runs WHERE id = ?", [run_id]).fetchone()
     return customers.stored_attributes(db.conn, run_id, json.loads(text))
+
+
+def _run_fields(db: Database, run_id: int) -> Fields:
+    """The fields of run ``run_id`` a condition may name: columns, labels, category values."""
+    (labels,) = db.execute("SELECT feature_labels FROM runs WHERE id = ?", [run_id]).fetchone()
+    categories: dict[str, dict[str, None]] = {}
+    for (profile,) in db.execute("SELECT profile FROM segments WHERE run_id = ?", [run_id]):
+        for name, shares in json.loads(profile).get("categories", {}).items():
+            categories.setdefault(name, {}).update(dict.fromkeys(map(str, shares)))
+    return Fields.of_run(_stored_attributes(db, run_id), json.loads(labels),
+                         {name: list(values) for name, values in categories.items()})
 
 
 def _customer_history(conn: sqlite3.Connection, customer_id: str) -> tuple[HistoryEntry, ...]:
