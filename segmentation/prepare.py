@@ -113,8 +113,10 @@ def _prepare_reference(raw: pd.DataFrame, overrides: SchemaOverrides) -> Prepare
                                       *reference.PROFILE_FEATURES,
                                       *reference.DISPLAY_COLUMNS)))]
     frame = frame.assign(Income=pd.to_numeric(frame["Income"], errors="coerce").astype(float))
-    frame = log.drop(frame, frame["Age"] > reference.MAX_AGE, "Year_Birth",
-                     "born " + frame["Year_Birth"].astype(str) + ": impossible age",
+    too_old = frame["Age"] > reference.MAX_AGE
+    # reasons for the dropped rows only: a text per row of a million costs 0.15 s
+    frame = log.drop(frame, too_old, "Year_Birth",
+                     "born " + frame.loc[too_old, "Year_Birth"].astype(str) + ": impossible age",
                      f"impossible birth year (over {reference.MAX_AGE} on "
                      f"{as_of.date().isoformat()})")
     frame = cleaning.normalise_labels(frame, reference.CATEGORICAL_COLUMNS, log)
