@@ -73,6 +73,8 @@ class Store:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
         self._trace = trace
+        # A run's field ranges never change once published: one scan per run, not per help.
+        self._ranges: dict[int, list[FieldRange]] = {}
         try:
             with self._connect(Access.OPEN) as db:
                 db.enable_wal()
@@ -199,18 +201,23 @@ class Store:
         return customers.decode_frame(members, attributes)
 
     def audience(self, condition: Condition, *, segment_id: int | None = None,
-                 features: Sequence[str] = (), run_id: int | None = None,
-                 ) -> tuple[Audience, Compiled]:
+                 features: Sequence[str] = (), max_features: int = 5,
+                 run_id: int | None = None) -> tuple[Audience, Compiled]:
         """Count the customers of ``run_id`` (default: current), or of one segment, who
-        match ``condition``, with the mean of each of ``features`` among them."""
+        match ``condition``, with the mean among them of the first ``max_features`` of
+        ``features`` that are numeric or yes/no columns."""
         with self._reading() as db:
             run_id = _resolve_run(db, run_id)
             fields = _run_fields(db, run_id)
             compiled = audiences.compile_condition(condition, fields)
-            means = [f.attribute for f in fields.fields if f.attribute.name in features
-                     and f.attribute.type in audiences.AVERAGED]
+            averaged = {f.attribute.name: f.attribute for f in fields.fields
+                        if f.attribute.type in audiences.AVERAGED}
+            means = [averaged[name] for name in features if name in averaged][:max_features]
+            ids = [row[0] for row in db.execute(
+                "SELECT segment_id FROM segments WHERE run_id = ? ORDER BY segment_id",
+                [run_id])]
             return audiences.count_audience(db.conn, run_table(run_id, CUSTOMERS), compiled,
-                                            means, segment_id), compiled
+                                            means, ids, segment_id), compiled
 
     def audience_members(self, condition: Condition, *, segment_id: int | None = None,
                          run_id: int | None = None) -> pd.DataFrame:
@@ -238,7 +245,10 @@ class Store:
             fields = _run_fields(db, run_id)
             if not ranges:
                 return [FieldRange(f) for f in fields.fields]
-            return audiences.field_ranges(db.conn, run_table(run_id, CUSTOMERS), fields)
+            if run_id not in self._ranges:
+                self._ranges[run_id] = audiences.field_ranges(
+                    db.conn, run_table(run_id, CUSTOMERS), fields)
+            return self._ranges[run_id]
 
     def projection(self, run_id: int | None = None) -> pd.DataFrame:
         """Return the run's 2-D PCA sample: pc1, pc2, segment_id."""
