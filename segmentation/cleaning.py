@@ -142,8 +142,16 @@ def fold_rare_labels(frame: pd.DataFrame, columns: Iterable[str],
                 column, "relabelled", int(rare.sum()),
                 f"rare labels {', '.join(map(repr, rare.index[:8]))} → 'Other'"))
             values = values.where(~values.isin(rare.index), "Other")
-        updates[column] = values.astype(object)
+        updates[column] = _shared_labels(values)
     return frame.assign(**updates)
+
+
+def _shared_labels(values: pd.Series) -> pd.Series:
+    # Labels as Python strings, one object per distinct label: astype(object) makes a string
+    # per row (0.09 s and ~50 MB a column per million customers), all of them the same few.
+    codes, labels = pd.factorize(values, use_na_sentinel=False)
+    return pd.Series(np.asarray(labels, dtype=object).take(codes), index=values.index,
+                     dtype=object)
 
 
 def extreme_outliers(values: pd.Series, threshold: float = OUTLIER_THRESHOLD) -> pd.Series:
