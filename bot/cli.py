@@ -309,7 +309,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     status = _show(result, args.charts)
     if args.charts is not None and result.files:
         written = terminal.write_attachments(result.files, args.charts)
-        audit_export(store, answers.parse_request(command, text).argument, written)
+        audit_export(store, answers.parse_request(command, text).subject, written)
         for path in written:
             print(f"file written: {path}")
     return status

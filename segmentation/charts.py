@@ -562,3 +562,65 @@ def _migration_summary(counts: np.ndarray, rows: list[str], cols: list[str]) -> 
         return "No customers in either run"
     stayed = sum(counts[r, cols.index(label)] for r, label in enumerate(rows) if label in cols)
     return f"{int(total):,} customers · {_pct(stayed / total)} stayed in their segment (outlined)"
+
+
+def render_audience_chart(title: str,
+                          features: Sequence[tuple[str, float | None, float | None]],
+                          segments: Sequence[tuple[int, str, int, int]]) -> bytes:
+    """A filtered audience: how many of each segment match (bars in segment colours), and
+    how the matching customers compare with everyone (index bars, 100 = average), beside
+    their segment's index when there is one segment.
+
+    ``features``: (label, matching index, segment index or None); ``segments``: (segment
+    id, name, matching customers, segment size).
+    """
+    rows = [(label, m, s) for label, m, s in features if _finite(m) is not None]
+    panels = (1 if segments else 0) + (1 if rows else 0)
+    fig = _new_figure(height=2.0 + 0.5 * (len(segments) + 1.6 * len(rows)) + 0.6 * panels)
+    heights = [n + 1.0 for n in (len(segments), 1.6 * len(rows)) if n] or [1.0]
+    axes = list(np.atleast_1d(fig.subplots(len(heights), 1,
+                                           gridspec_kw={"height_ratios": heights})))
+    if segments:
+        _draw_matching_bars(axes.pop(0), segments)
+    if rows:
+        _draw_index_pairs(axes.pop(0), rows)
+    if not panels:
+        _message_axes(axes[0], "No customer matches")
+    total = sum(count for _, _, count, _ in segments)
+    _set_titles(fig, title, f"{total:,} matching customers")
+    return _to_png(fig)
+
+
+def _draw_matching_bars(ax: Axes, segments: Sequence[tuple[int, str, int, int]]) -> None:
+    y = np.arange(len(segments))
+    shares = np.array([count / size if size else 0.0 for _, _, count, size in segments])
+    ax.barh(y, shares * 100, height=0.68, color=[segment_color(s[0]) for s in segments])
+    for row, (_, _, count, _), share in zip(y, segments, shares, strict=True):
+        ax.annotate(f"{_compact(count)} ({_pct(share)})", xy=(share * 100, row),
+                    xytext=(5, 0), textcoords="offset points", va="center",
+                    fontsize=BODY_SIZE, color=INK)
+    ax.set_xlim(0, max(shares.max() * 100 * 1.35, 1))
+    ax.set_ylim(len(segments) - 0.5, -0.5)
+    ax.set_yticks(y, [_shorten(f"{sid} · {name}", 22, 2) for sid, name, _, _ in segments])
+    ax.set_xlabel("% of the segment matching", fontsize=BODY_SIZE, color=INK)
+    _style_axes(ax, grid_axis="x")
+
+
+def _draw_index_pairs(ax: Axes, rows: Sequence[tuple[str, float | None, float | None]]) -> None:
+    y = np.arange(len(rows))
+    matching = np.clip(np.array([m for _, m, _ in rows], dtype=float), *INDEX_RANGE)
+    segment = [_finite(s) for _, _, s in rows]
+    height = 0.38 if any(s is not None for s in segment) else 0.68
+    ax.barh(y - (height / 2 if height < 0.5 else 0), matching - 100, left=100, height=height,
+            color=HIGHLIGHT, label="matching customers")
+    if height < 0.5:
+        values = np.clip(np.array([s if s is not None else 100.0 for s in segment]),
+                         *INDEX_RANGE)
+        ax.barh(y + height / 2, values - 100, left=100, height=height, color=MUTED,
+                label="their segment")
+        ax.legend(loc="lower right", fontsize=BODY_SIZE - 2, frameon=False)
+    ax.axvline(100, color=INK, linewidth=1.5, zorder=3)
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.set_yticks(y, [_shorten(label, 22, 2) for label, _, _ in rows])
+    ax.set_xlabel("Index vs all customers (100 = average)", fontsize=BODY_SIZE, color=INK)
+    _style_axes(ax, grid_axis="x")

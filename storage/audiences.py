@@ -14,7 +14,7 @@ import re
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, assert_never
+from typing import Any, NoReturn, assert_never
 
 from storage.conditions import And as AllOf
 from storage.conditions import (
@@ -90,10 +90,10 @@ class Fields:
         close = difflib.get_close_matches(name.casefold(), list(labels), n=3, cutoff=0.5)
         hint = (f" Did you mean {' or '.join(f'`{labels[c]}`' for c in close)}?" if close else
                 f" Fields: {', '.join(f.label for f in self.fields)}.")
-        return _raise(f"No field called `{name}` in this run.{hint}")
+        _raise(f"No field called `{name}` in this run.{hint}")
 
 
-def _raise(message: str) -> Any:
+def _raise(message: str) -> NoReturn:
     raise ConditionError(message)
 
 

@@ -6,13 +6,14 @@ import re
 from collections.abc import Sequence
 from typing import assert_never
 
-from bot.answers import comparison
+from bot.answers import audience, comparison
 from bot.answers.csv_files import csv_bytes
 from bot.answers.parts import Answer, Attachment, Button, ButtonAction, Chart, ChartKind, Section
 from bot.answers.requests import HELP_TEXT, Request, RequestKind
 from segmentation.naming import format_value
 from segmentation.order_profile import LEAD_ATTRIBUTES, OVERVIEW_FEATURES
 from segmentation.result import FeatureStat, SegmentProfile, order_roles
+from storage.conditions import ConditionError
 from storage.errors import NoPublishedRun, NotFound
 from storage.records import CustomerRecord, RunRecord
 from storage.store import Store
@@ -27,18 +28,27 @@ def answer(store: Store, request: Request) -> Answer:
         return _build(store, request)
     except NoPublishedRun:
         return no_run_answer()
-    except NotFound as error:
+    except (NotFound, ConditionError) as error:
         return error_answer(str(error))
 
 
 def _build(store: Store, request: Request) -> Answer:
     match request.kind:
         case RequestKind.HELP:
-            return Answer("segbot help", (Section(HELP_TEXT),))
+            return help_answer(store)
         case RequestKind.OVERVIEW:
             return overview_answer(store)
         case RequestKind.SEGMENT:
             return segment_answer(store, int(request.argument))
+        case RequestKind.AUDIENCE | RequestKind.EXPORT if request.condition:
+            run = _require_run(store)
+            build = (audience.audience_answer if request.kind is RequestKind.AUDIENCE
+                     else audience.audience_export_answer)
+            return build(store, run, int(request.argument) if request.argument else None,
+                         request.condition, run_context(run))
+        case RequestKind.AUDIENCE:
+            return error_answer("Which customers? Add a condition, e.g. "
+                                "`/segments where income > 50000`.")
         case RequestKind.EXPORT:
             return export_answer(store, int(request.argument))
         case RequestKind.CUSTOMER:
@@ -47,6 +57,16 @@ def _build(store: Store, request: Request) -> Answer:
             return changes_answer(store)
         case _:
             assert_never(request.kind)
+
+
+def help_answer(store: Store) -> Answer:
+    """The commands, and the fields conditions may name in the current run (if any)."""
+    fields: tuple[Section, ...]
+    try:
+        fields = (audience.fields_section(store),)
+    except NoPublishedRun:
+        fields = ()
+    return Answer("segbot help", (Section(HELP_TEXT), *fields))
 
 
 def error_answer(message: str) -> Answer:

@@ -69,6 +69,7 @@ class ChartKind(Enum):
     SIZES = "sizes"
     ELBOW = "elbow"
     SCATTER = "scatter"
+    AUDIENCE = "audience"
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,5 +110,7 @@ def chart_function(kind: ChartKind) -> Callable[..., bytes]:
             return charts.render_elbow_chart
         case ChartKind.SCATTER:
             return charts.render_scatter_chart
+        case ChartKind.AUDIENCE:
+            return charts.render_audience_chart
         case _:
             assert_never(kind)

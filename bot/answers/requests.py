@@ -6,9 +6,14 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from storage.conditions import ConditionError, parse_condition
+
 MAX_TEXT = 200
 _SEGMENT_ID = re.compile(r"^[0-9]{1,6}$")
 _CUSTOMER_ID = re.compile(r"^[\w.\-:@]{1,64}$")  # ids may be non-ASCII
+# "… where <condition>", with "export" last for the audience's CSV
+_WHERE = re.compile(r"^(?P<head>.*?)\s*\bwhere\b(?P<condition>.*?)(?P<export>\s+export)?\s*$",
+                    re.IGNORECASE | re.DOTALL)
 
 HELP_TEXT = (
     "*segbot* answers questions about customer segments:\n"
@@ -16,8 +21,20 @@ HELP_TEXT = (
     "• `/segments changes` — who moved between segments since the previous run\n"
     "• `/cluster N` — segment N in detail: description, action, profile chart\n"
     "• `/cluster N export` — a CSV of segment N's customers for a campaign tool\n"
+    "• `/cluster N where …` — how many of segment N match a condition, and their profile: "
+    "`/cluster 2 where income > 50k and education = PhD`\n"
+    "• `/segments where …` — the same across all segments, by segment: "
+    "`/segments where days since last purchase >= 60`\n"
+    "• `… where … export` — a CSV of exactly that audience: "
+    "`/cluster 2 where age between 30 and 45 export`\n"
     "• `/customer ID` — one customer's segment and how they compare (only you see it)\n"
     "• `/segments help` — this message"
+)
+CONDITION_HELP = (
+    "*Conditions* combine `and`, `or`, `not` and parentheses: `income > 50000`, "
+    "`age between 30 and 45`, `marital status in (Married, Together)`, `not complain`, "
+    "`online share < 20%`, `income is missing`. Fields by the names answers show (or the "
+    "column name), any case; numbers may be written `50,000`, `50k` or `20%`."
 )
 
 
@@ -32,6 +49,7 @@ class RequestKind(StrEnum):
     OVERVIEW = "overview"
     CHANGES = "changes"
     SEGMENT = "segment"
+    AUDIENCE = "audience"  # counts and means of customers matching a condition
     EXPORT = "export"
     CUSTOMER = "customer"
 
@@ -44,11 +62,19 @@ class RequestKind(StrEnum):
 @dataclass(frozen=True)
 class Request:
     kind: RequestKind
-    argument: str = ""
+    argument: str = ""  # a segment or customer id; empty for all segments
+    condition: str = ""  # the text after `where`, already parsed once (checked)
 
     @property
     def audited(self) -> bool:
         return self.kind.audited
+
+    @property
+    def subject(self) -> str:
+        """What the request is about, for the audit log: the segment and any condition."""
+        if not self.condition:
+            return self.argument
+        return f"{self.argument or 'all segments'} where {self.condition}"
 
 
 def parse_request(command: str, text: str) -> Request:
@@ -57,6 +83,9 @@ def parse_request(command: str, text: str) -> Request:
     text = (text or "").strip()
     if len(text) > MAX_TEXT:
         raise UsageError(f"That is {len(text):,} characters; {_usage(command)}")
+    where = _WHERE.match(text) if command in ("segments", "cluster") else None
+    if where is not None:
+        return _parse_where(command, where)
     words = text.split()
     if command == "segments":
         return _parse_segments(words)
@@ -87,6 +116,25 @@ def _parse_cluster(words: list[str]) -> Request:
     return Request(RequestKind.SEGMENT, str(int(words[0])))
 
 
+def _parse_where(command: str, where: re.Match[str]) -> Request:
+    """`/segments where …` or `/cluster N where …`, with `export` last for the CSV."""
+    head, condition = where["head"].split(), where["condition"].strip()
+    if command == "cluster":
+        if len(head) != 1 or not _SEGMENT_ID.match(head[0]) or int(head[0]) < 1:
+            raise UsageError(_usage("cluster"))
+        segment = str(int(head[0]))
+    elif head:
+        raise UsageError(_usage("segments"))
+    else:
+        segment = ""
+    try:
+        parse_condition(condition)
+    except ConditionError as error:
+        raise UsageError(f"{error}. {CONDITION_HELP}") from None
+    kind = RequestKind.EXPORT if where["export"] else RequestKind.AUDIENCE
+    return Request(kind, segment, condition)
+
+
 def _parse_customer(words: list[str]) -> Request:
     if len(words) != 1 or not _CUSTOMER_ID.match(words[0]):
         raise UsageError(_usage("customer"))
@@ -95,9 +143,10 @@ def _parse_customer(words: list[str]) -> Request:
 
 def _usage(command: str) -> str:
     return {
-        "segments": "Usage: `/segments`, `/segments changes` or `/segments help`.",
-        "cluster": "Usage: `/cluster N` or `/cluster N export`, where N is a segment number "
-                   "from `/segments` (e.g. `/cluster 2`).",
+        "segments": "Usage: `/segments`, `/segments changes`, `/segments where CONDITION` "
+                    "or `/segments help`.",
+        "cluster": "Usage: `/cluster N`, `/cluster N export` or `/cluster N where CONDITION`, "
+                   "where N is a segment number from `/segments` (e.g. `/cluster 2`).",
         "customer": "Usage: `/customer ID` with one customer id (letters, digits, `-_.:@`; "
                     "e.g. `/customer 5524`).",
     }.get(command, "Try `/segments help`.")

@@ -61,7 +61,7 @@ def answer_request(deps: Deps, client: WebClient, target: Target,
         try:
             audit_id = deps.store.record_audit(at=deps.now(), actor=target.user_id,
                                                channel=target.channel_id, action=request.kind,
-                                               subject=request.argument,
+                                               subject=request.subject,
                                                allowed=refusal is None)
         except StoreUnavailable:  # no audit entry, no customer data
             refusal = UNAUDITABLE

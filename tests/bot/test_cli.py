@@ -77,6 +77,25 @@ def test_ask_runs_the_slack_answer_code(db_path, tmp_path, capsys) -> None:
     assert any(p.suffix == ".png" for p in tmp_path.iterdir())
 
 
+def test_ask_where_counts_what_pandas_counts_on_the_same_run(db_path, capsys) -> None:
+    code, out, _ = run_cli(["ask", "/cluster 1 where income > 50000 and days since last "
+                            "purchase >= 60", "--db", str(db_path)], capsys)
+    members = Store(db_path).segment_members(1)
+    count = ((members["Income"] > 50_000) & (members["Recency"] >= 60)).sum()
+    assert code == 0 and f"{count:,} customers match: " in out
+
+
+def test_ask_where_export_writes_the_audience_and_audits_the_condition(
+        db_path, tmp_path, capsys) -> None:
+    code, out, _ = run_cli(["ask", "/segments where education = phd export", "--db",
+                            str(db_path), "--charts", str(tmp_path)], capsys)
+    [written] = tmp_path.glob("*.csv")
+    assert code == 0 and f"file written: {written}" in out
+    assert set(pd.read_csv(written)["Education"]) == {"PhD"}
+    entry = Store(db_path).audit_entries(limit=1)[0]
+    assert (entry.action, entry.subject) == ("export", "all segments where education = phd")
+
+
 def _table(tmp_path: Path, name: str, content: bytes) -> Path:
     path = tmp_path / name
     path.write_bytes(content)

@@ -278,3 +278,16 @@ def test_charts_render_the_same_from_several_threads_at_once():
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda _: render_sizes_chart(segments), range(4)))
     assert all(png == expected for png in results)
+
+
+@pytest.mark.parametrize("features, segments", [
+    ([("Income", 140.0, 120.0), ("Total spend", 900.0, None), ("Age", None, 100.0)],
+     [(1, "Big spenders", 300, 1000), (4, "Lapsed", 0, 500)]),
+    ([("Income", 80.0, None)], []),
+    ([], [(2, "Only segment", 3, 10)]),
+    ([], []),
+])
+def test_audience_chart_renders_whichever_panels_it_has(features, segments):
+    png = charts.render_audience_chart("Segment 1 where income > 50k", features, segments)
+    assert png.startswith(PNG_MAGIC)
+    assert matplotlib.image.imread(io.BytesIO(png)).shape[1] >= 1000

@@ -1,5 +1,7 @@
 """What users type after a command is parsed strictly, and explained when it is not understood."""
 
+import re
+
 import pytest
 
 from bot.answers import UsageError, parse_request
@@ -35,4 +37,34 @@ def test_valid_requests(command: str, text: str, kind: str, argument: str) -> No
 ])
 def test_invalid_requests_explain_the_usage(command: str, text: str) -> None:
     with pytest.raises(UsageError, match="Usage|characters"):
+        parse_request(command, text)
+
+
+@pytest.mark.parametrize("command, text, kind, argument, condition", [
+    ("/cluster", "2 where income > 50000", "audience", "2", "income > 50000"),
+    ("/cluster", "2 WHERE age between 30 and 45 export", "export", "2",
+     "age between 30 and 45"),
+    ("/segments", "where marital status in (Married, Together)", "audience", "",
+     "marital status in (Married, Together)"),
+    ("/segments", "where not complain export", "export", "", "not complain"),
+])
+def test_where_requests_carry_their_condition(command: str, text: str, kind: str,
+                                              argument: str, condition: str) -> None:
+    request = parse_request(command, text)
+    assert (request.kind, request.argument, request.condition) == (kind, argument, condition)
+    assert request.audited == (kind == "export")
+    assert request.subject == f"{argument or 'all segments'} where {condition}"
+
+
+@pytest.mark.parametrize("command, text, expected", [
+    ("/cluster", "where income > 5", "Usage: `/cluster N`"),
+    ("/cluster", "0 where income > 5", "Usage: `/cluster N`"),
+    ("/segments", "all where income > 5", "Usage: `/segments`"),
+    ("/segments", "where", "the condition is empty"),
+    ("/segments", "where income >", "expected a value"),
+    ("/cluster", "2 where (income > 5 export", "expected `)`"),
+])
+def test_a_where_request_that_cannot_be_parsed_says_what_is_expected(
+        command: str, text: str, expected: str) -> None:
+    with pytest.raises(UsageError, match=re.escape(expected)):
         parse_request(command, text)

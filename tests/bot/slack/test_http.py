@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from bot.answers import Attachment
@@ -128,6 +129,44 @@ def test_the_export_button_follows_the_same_rule(serve_bot: BotFactory) -> None:
     bot.answers(bot.click("segment_export", "2", channel=GENERAL))
     bot.slack.wait_for(lambda: len(uploads(bot.slack)) == 1)
     assert uploads(bot.slack)[0]["channel"].startswith("D")
+
+
+def test_a_where_answers_the_audience_in_channel_with_its_chart(serve_bot: BotFactory) -> None:
+    bot = serve_bot()
+    reply = bot.command("/segments", "where income > 50k and education = PhD")
+    assert reply.status == 200 and reply.seconds < 3
+    [message] = bot.answers(reply)
+    assert message["response_type"] == "in_channel"
+    members = pd.concat([bot.store.segment_members(s.segment_id)
+                         for s in bot.store.list_segments()])
+    count = ((members["Income"] > 50_000) & (members["Education"] == "PhD")).sum()
+    assert f"{count:,} customers match" in text_of(message)
+    bot.slack.wait_for(lambda: len(uploads(bot.slack)) == 1)
+    [upload] = uploads(bot.slack)
+    assert upload["channel"] == MARKETING and upload["bytes"].startswith(PNG_MAGIC)
+    assert requested_names(bot.slack) == ["audience-all-run1.png"]
+    assert bot.store.audit_entries() == []  # counts and means: not customer-level
+
+
+def test_a_where_export_is_that_audience_in_a_dm_and_audited_with_its_condition(
+        serve_bot: BotFactory) -> None:
+    bot = serve_bot()
+    reply = bot.command("/cluster", "2 where days since last purchase >= 60 export",
+                        channel=GENERAL)
+    [message] = bot.answers(reply)
+    assert message["response_type"] == "ephemeral"
+    assert "coming to your direct messages" in json.dumps(message["blocks"])
+    bot.slack.wait_for(lambda: len(uploads(bot.slack)) == 1)
+    [upload] = uploads(bot.slack)
+    assert upload["channel"].startswith("D")
+    exported = pd.read_csv(io.BytesIO(upload["bytes"]), dtype={"customer_id": str})
+    members = bot.store.segment_members(2)
+    assert sorted(exported["customer_id"]) == sorted(
+        members.loc[members["Recency"] >= 60, "customer_id"])
+    bot.slack.settle(quiet=0.2)
+    [entry] = bot.store.audit_entries()
+    assert (entry.action, entry.subject, entry.allowed, entry.destination) == (
+        "export", "2 where days since last purchase >= 60", True, upload["channel"])
 
 
 def test_customer_is_private_and_its_chart_goes_to_a_direct_message(
