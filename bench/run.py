@@ -5,6 +5,11 @@
 Synthetic customers are generated once per size and seed into bench/out/ (git-ignored), and
 so is an order history of about ten lines per customer (--orders-customers), whose whole
 refresh is set against the refresh of as many customers given one row each.
+Sizes of 1M and more (or --scale-rows) are also measured against issue 14's scale targets by
+bench/scale.py: `segbot refresh` as a whole process, each phase against its floor, the answers
+on its store and the honest peer, ending in a target / measured / met|missed table; issue 14's
+run is `python bench/run.py --rows 1000000 --scale-rows 1000000,10000000` (the refresh section
+at 10M needs the most memory and adds little to bench/scale.py's whole-process refresh).
 Every measurement runs in a fresh Python process, so the peak RSS reported for a size is
 that size's own. Prints a table and writes bench/out/results.json and bench/out/results.md.
 """
@@ -65,6 +70,14 @@ def _parser() -> argparse.ArgumentParser:
                         help="comma-separated sizes whose publish is timed against an "
                              "executemany floor (bench/publish.py); 0 skips it "
                              "(default 1000000)")
+    parser.add_argument("--scale-rows", default=None,
+                        help="comma-separated sizes measured against issue 14's scale targets "
+                             "(bench/scale.py: `segbot refresh` as a whole process, its phases "
+                             "against their floors, the answers on its store); 0 skips it "
+                             "(default: the --rows sizes of 1M and more)")
+    parser.add_argument("--peer-rows", type=int, default=1_000_000,
+                        help="rows for bench/scale.py's honest peer, run with the scale "
+                             "section; 0 skips it (default 1000000)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="refreshes per size, each in a fresh process; the fastest is "
                              "reported, the highest peak RSS (default 1)")
@@ -112,6 +125,9 @@ def run_all(args: argparse.Namespace) -> int:
         report["sql_read"] = _spawn_sql_read(args)
     if args.publish_rows != "0":
         report["publish"] = _spawn_publish(args)
+    scale_rows = _scale_rows(args)
+    if scale_rows:
+        report["scale"] = _spawn_scale(args, scale_rows)
     report["load_after"] = os.getloadavg()
     text, markdown = format_report(report)
     print(text)
@@ -214,6 +230,22 @@ def _spawn_publish(args: argparse.Namespace) -> dict[str, Any]:
                "--seed", str(args.seed), "--out", str(args.out)]
     subprocess.run(command, check=True, cwd=ROOT)
     return json.loads((args.out / "publish.json").read_text())
+
+
+def _scale_rows(args: argparse.Namespace) -> list[int]:
+    if args.scale_rows is None:
+        return [rows for rows in args.rows if rows >= 1_000_000]
+    return [int(v) for v in args.scale_rows.replace("_", "").split(",") if int(v)]
+
+
+def _spawn_scale(args: argparse.Namespace, sizes: list[int]) -> dict[str, Any]:
+    """bench/scale.py in a process of its own: issue 14's targets, met or missed."""
+    command = [sys.executable, str(ROOT / "bench" / "scale.py"),
+               "--rows", ",".join(map(str, sizes)), "--peer-rows", str(args.peer_rows),
+               "--seed", str(args.seed), "--out", str(args.out)]
+    subprocess.run(command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    result: dict[str, Any] = json.loads((args.out / "scale.json").read_text())
+    return result
 
 
 def _best_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -640,6 +672,11 @@ def format_report(report: dict[str, Any]) -> tuple[str, str]:
     text = "\n\n".join(_plain(t) for t in tables) + "\n" + loads + "\n\n" + "\n".join(checks)
     markdown = ("\n\n".join(_markdown(t) for t in tables) + "\n\n" + loads + "\n\n"
                 + "\n".join(f"- {line}" for line in checks) + "\n")
+    if report.get("scale"):
+        from scale import format_report as scale_report  # bench/scale.py, beside this file
+
+        scale = "\n\nScale targets (issue 14)\n\n" + scale_report(report["scale"]) + "\n"
+        text, markdown = text + scale, markdown + scale
     return text, markdown
 
 
