@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import random
 import threading
 import time
 from pathlib import Path
@@ -167,6 +168,36 @@ def test_a_where_export_is_that_audience_in_a_dm_and_audited_with_its_condition(
     [entry] = bot.store.audit_entries()
     assert (entry.action, entry.subject, entry.allowed, entry.destination) == (
         "export", "2 where days since last purchase >= 60", True, upload["channel"])
+
+
+CONDITION_WORDS = ("income", "education", "age", "days since last purchase", "complain",
+                   "marital status", "online share", "and", "or", "not", "in", "between",
+                   "is", "missing", "(", ")", ",", "=", "!=", "<", ">=", "50k", "20%",
+                   "1,000", "-3", "PhD", "married", "'", '"', "“", ";", "--", "DROP", "export")
+
+
+@pytest.mark.slow  # a thousand round trips: about 15 s
+def test_a_thousand_generated_conditions_each_get_an_answer_never_a_crash(
+        serve_bot: BotFactory) -> None:
+    bot = serve_bot(renderer=lambda attachment: PNG_MAGIC)  # the charts are not the point
+    rng = random.Random(15)
+    valid = 0
+    for _ in range(1000):
+        if rng.random() < 0.5:  # word salad
+            text = " ".join(rng.choice(CONDITION_WORDS) for _ in range(rng.randint(1, 9)))
+        else:  # comparisons that mostly make sense, joined
+            text = f" {rng.choice(['and', 'or'])} ".join(
+                f"{rng.choice(['income', 'age', 'days since last purchase', 'education'])} "
+                f"{rng.choice(['>', '<=', '=', '!='])} {rng.choice(['50k', '40', 'PhD', '60'])}"
+                for _ in range(rng.randint(1, 3)))
+        reply = bot.command("/segments", f"where {text}", channel=GENERAL)
+        assert reply.status == 200
+        messages = bot.answers(reply)
+        said = text_of(messages[0])
+        assert "something went wrong" not in said, text
+        valid += "match" in said and messages[0]["response_type"] == "in_channel"
+    assert valid > 0
+    assert bot.store.segment_members(1).shape[0] > 0
 
 
 def test_customer_is_private_and_its_chart_goes_to_a_direct_message(
