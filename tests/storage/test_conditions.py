@@ -155,7 +155,7 @@ WORDS = ["income", "education", "age", "and", "or", "not", "in", "between", "is"
          '"', "“", "”", "PhD", "days since last purchase", "complain", "--", ";", "\x00", "!"]
 
 
-@settings(max_examples=500, deadline=None, database=None,
+@settings(max_examples=300, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(st.text(max_size=60),
                  st.lists(st.sampled_from(WORDS), max_size=14).map(" ".join)))
