@@ -22,8 +22,8 @@ def population_stats(frame: pd.DataFrame, features: Sequence[str]) -> pd.DataFra
     everyone = np.zeros(len(frame), dtype=np.intp)
     rows = []
     for feature in features:
-        x = _floats(frame, feature)
-        valid = x[~np.isnan(x)]
+        x = _values(frame, feature)
+        _, valid = _without_missing(everyone, x)
         rows.append((_group_means(everyone, 1, x)[0], _group_medians(everyone, 1, x)[0],
                      float(valid.std()) if len(valid) else np.nan))
     return pd.DataFrame(rows, index=list(features), columns=["mean", "median", "std"],
@@ -41,14 +41,13 @@ def profile_segments(frame: pd.DataFrame, segment_ids: np.ndarray, features: Seq
     """
     codes, segments = pd.factorize(segment_ids, sort=True)
     k = len(segments)
-    columns = {f: _floats(frame, f) for f in features}
+    columns = {f: _values(frame, f) for f in features}
     means = pd.DataFrame({f: _group_means(codes, k, x) for f, x in columns.items()},
                          index=segments, columns=list(features))
     medians = pd.DataFrame({f: _group_medians(codes, k, x) for f, x in columns.items()},
                            index=segments, columns=list(features))
     sizes = pd.Series(np.bincount(codes, minlength=k), index=segments)
-    minimum = pd.Series({f: np.nanmin(x) if not np.isnan(x).all() else np.nan
-                         for f, x in columns.items()}, dtype=float)
+    minimum = pd.Series({f: _minimum(x) for f, x in columns.items()}, dtype=float)
     std = population["std"].replace(0, np.nan)
     z = ((means - population["mean"]) / std).fillna(0.0)
     # An index is a ratio of amounts: a feature that can be negative (a trend, a balance)
@@ -121,8 +120,20 @@ def _num(value: float) -> float | None:
 MAX_COUNTED_RANGE = 1 << 22
 
 
-def _floats(frame: pd.DataFrame, feature: str) -> np.ndarray:
-    return frame[feature].astype(float).to_numpy(dtype=float)
+def _values(frame: pd.DataFrame, feature: str) -> np.ndarray:
+    """A feature as numbers: integers as they are (they have no missing values), else floats.
+
+    Ten million customers: a float copy of each integer column, twice, cost 4 s.
+    """
+    column = frame[feature]
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "iu":
+        return column.to_numpy()
+    return column.astype(float).to_numpy(dtype=float)
+
+
+def _minimum(x: np.ndarray) -> float:
+    present = x[~np.isnan(x)] if x.dtype.kind == "f" else x
+    return float(present.min()) if len(present) else np.nan
 
 
 def _group_means(codes: np.ndarray, k: int, x: np.ndarray) -> np.ndarray:
@@ -141,10 +152,11 @@ def _group_medians(codes: np.ndarray, k: int, x: np.ndarray) -> np.ndarray:
     codes, x = _without_missing(codes, x)
     if not len(x):
         return np.full(k, np.nan)
-    low = np.floor(x.min())
+    whole = x.dtype.kind in "iu"
+    low = x.min() if whole else np.floor(x.min())
     span = int(x.max() - low) + 1
-    if span * k <= MAX_COUNTED_RANGE and np.array_equal(x, np.floor(x)):
-        offsets = (x - low).astype(np.intp)
+    if span * k <= MAX_COUNTED_RANGE and (whole or np.array_equal(x, np.floor(x))):
+        offsets = (x - low).astype(np.intp, copy=False)
         if k > 1:
             offsets += codes * span
         cumulative = np.bincount(offsets, minlength=k * span).reshape(k, span).cumsum(axis=1)
@@ -163,5 +175,7 @@ def _group_medians(codes: np.ndarray, k: int, x: np.ndarray) -> np.ndarray:
 
 
 def _without_missing(codes: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if x.dtype.kind != "f":
+        return codes, x
     valid = ~np.isnan(x)
     return (codes, x) if valid.all() else (codes[valid], x[valid])
