@@ -41,6 +41,12 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def unescape(text: str) -> str:
+    """What the user typed: Slack sends a slash command's `&`, `<` and `>` escaped, so
+    `income > 50k` arrives as `income &gt; 50k`."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def clip(text: str, limit: int) -> str:
     """`text` cut to at most `limit` characters, marked with an ellipsis when cut (never
     inside an escape such as `&amp;`)."""

@@ -10,6 +10,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from bot.slack.blocks import unescape
 from bot.slack.handling import Deps, answer_command
 from bot.slack.replies import Target
 
@@ -22,7 +23,8 @@ def register(app: App, deps: Deps) -> None:
         target = Target(user_id=command["user_id"], channel_id=command["channel_id"],
                         response_url=command["response_url"],
                         channel_name=command.get("channel_name", ""))
-        answer_command(deps, client, target, command["command"], command.get("text", ""))
+        answer_command(deps, client, target, command["command"],
+                       unescape(command.get("text", "")))
 
     for name in COMMANDS:
         app.command(name)(on_command)

@@ -134,7 +134,8 @@ def test_the_export_button_follows_the_same_rule(serve_bot: BotFactory) -> None:
 
 def test_a_where_answers_the_audience_in_channel_with_its_chart(serve_bot: BotFactory) -> None:
     bot = serve_bot()
-    reply = bot.command("/segments", "where income > 50k and education = PhD")
+    # as Slack sends it: a slash command's <, > and & arrive escaped
+    reply = bot.command("/segments", "where income &gt; 50k and education = PhD")
     assert reply.status == 200 and reply.seconds < 3
     [message] = bot.answers(reply)
     assert message["response_type"] == "in_channel"
@@ -152,7 +153,7 @@ def test_a_where_answers_the_audience_in_channel_with_its_chart(serve_bot: BotFa
 def test_a_where_export_is_that_audience_in_a_dm_and_audited_with_its_condition(
         serve_bot: BotFactory) -> None:
     bot = serve_bot()
-    reply = bot.command("/cluster", "2 where days since last purchase >= 60 export",
+    reply = bot.command("/cluster", "2 where days since last purchase &gt;= 60 export",
                         channel=GENERAL)
     [message] = bot.answers(reply)
     assert message["response_type"] == "ephemeral"
