@@ -6,7 +6,6 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -182,14 +181,17 @@ def extreme_outliers(values: pd.Series, threshold: float = OUTLIER_THRESHOLD) ->
     x = values.astype(float)
     if _distinct_below(x, MIN_DISTINCT_FOR_OUTLIERS):
         return pd.Series(False, index=values.index)
-    if is_right_skewed(x):
-        # a ufunc applied to a Series returns a Series; numpy's stubs only know ndarrays
-        x = cast("pd.Series[float]", np.log1p(x))
-    median = x.median()
-    spread = 1.4826 * (x - median).abs().median()
+    # On arrays: pandas' median masks and copies the column each time (4 s at 10M rows)
+    everyone = x.to_numpy(dtype=float)
+    present = everyone[~np.isnan(everyone)]
+    if _right_skewed(present):
+        everyone, present = np.log1p(everyone), np.log1p(present)
+    median = np.median(present)
+    spread = 1.4826 * np.median(np.abs(present - median))
     if not spread > 0:
         return pd.Series(False, index=values.index)
-    return ((x - median).abs() / spread > threshold).fillna(False)
+    with np.errstate(invalid="ignore"):  # missing values compare False: not outliers
+        return pd.Series(np.abs(everyone - median) / spread > threshold, index=values.index)
 
 
 def _distinct_below(values: pd.Series, limit: int) -> bool:
@@ -199,13 +201,17 @@ def _distinct_below(values: pd.Series, limit: int) -> bool:
 
 def is_right_skewed(values: pd.Series) -> bool:
     """Quartile (Bowley) skewness above 0.2 on non-negative values: robust to the outliers."""
-    x = values.dropna().astype(float)
-    if x.empty or x.min() < 0:
+    x = values.to_numpy(dtype=float, na_value=np.nan)
+    return _right_skewed(x[~np.isnan(x)])
+
+
+def _right_skewed(present: np.ndarray) -> bool:
+    if not len(present) or present.min() < 0:
         return False
-    q1, q2, q3 = x.quantile([0.25, 0.5, 0.75])
+    q1, q2, q3 = np.quantile(present, [0.25, 0.5, 0.75])
     if q3 <= q1:
         return False
-    return (q3 + q1 - 2 * q2) / (q3 - q1) > 0.2
+    return bool((q3 + q1 - 2 * q2) / (q3 - q1) > 0.2)
 
 
 def drop_extreme_outliers(frame: pd.DataFrame, columns: Iterable[str],
