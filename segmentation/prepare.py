@@ -105,7 +105,7 @@ def _prepare_reference(raw: pd.DataFrame, overrides: SchemaOverrides) -> Prepare
     as_of = pd.Timestamp(overrides.as_of) if overrides.as_of else enrolled.max()
     if pd.isna(as_of):
         raise DataError("Dt_Customer has no dates in dd-mm-yyyy form: cannot compute ages")
-    frame = reference.add_reference_features(frame, as_of)
+    frame = reference.add_reference_features(frame, as_of, enrolled)  # parsed once
     # Carry on only what the model, profiles and answers use (and Year_Birth, for the age
     # check): each row drop below copies every column the frame still has.
     frame = frame[list(dict.fromkeys((ID, "Year_Birth", *reference.MODEL_FEATURES,

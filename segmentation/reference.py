@@ -68,14 +68,19 @@ def enrolment_dates(frame: pd.DataFrame) -> pd.Series:
                      name=ENROLMENT_COLUMN)
 
 
-def add_reference_features(frame: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+def add_reference_features(frame: pd.DataFrame, as_of: pd.Timestamp,
+                           enrolled: pd.Series | None = None) -> pd.DataFrame:
     """Return a copy with Age, Children, TotalSpend, TotalPurchases, OnlineShare, TenureDays
-    and CampaignsAccepted added, ages computed against the data's own as-of date."""
+    and CampaignsAccepted added, ages computed against the data's own as-of date.
+
+    ``enrolled`` is ``enrolment_dates(frame)`` when the caller has parsed them already.
+    """
     spend = frame[list(SPEND_COLUMNS)].sum(axis=1)
     purchases = frame[list(PURCHASE_COLUMNS[1:])].sum(axis=1)  # deals are counted in channels
     online = frame["NumWebPurchases"] + frame["NumCatalogPurchases"]
     share = (online / purchases.where(purchases > 0)).fillna(0.0)
-    enrolled = enrolment_dates(frame)
+    if enrolled is None:
+        enrolled = enrolment_dates(frame)
     return frame.assign(
         Age=as_of.year - frame["Year_Birth"],
         Children=frame["Kidhome"] + frame["Teenhome"],
