@@ -43,6 +43,17 @@ _MOST_ROWS_DROPPED = 0.10  # more rows than this of the wrong length: the header
 _MAX_BLOCK = 1 << 30  # pyarrow's block must hold the longest row; it takes an int32
 
 
+def _read_pool() -> pa.MemoryPool:
+    """jemalloc where pyarrow has it, else the C library's allocator: the CSV reader's
+    transient blocks (about 2 GiB at 10M customers) go back to the system, where pyarrow's
+    default mimalloc keeps them from numpy and the later phases (10M: 6.8 GiB peak after
+    reading a 2.4 GiB table, 5.1 GiB with jemalloc)."""
+    try:
+        return pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        return pa.system_memory_pool()
+
+
 @dataclass(frozen=True)
 class TableBytes:
     """A table file's bytes, decompressed: on disk or in memory, and the name they go by."""
@@ -173,7 +184,7 @@ def _arrow_read(source: str | pa.BufferReader, delimiter: str, header: list[str]
         read_options.block_size = block_size
     ids = {name: pa.string() for name in header if looks_like_id_name(name)}
     return pa_csv.read_csv(
-        source, read_options=read_options,
+        source, read_options=read_options, memory_pool=_read_pool(),
         parse_options=pa_csv.ParseOptions(delimiter=delimiter,
                                           newlines_in_values=line_breaks_in_cells,
                                           invalid_row_handler=left_out),
@@ -200,7 +211,9 @@ def _to_frame(table: pa.Table, delimiter: str) -> pd.DataFrame:
         names.append(unique)
     schema = pa.schema([pa.field(name, pa.float64() if pa.types.is_null(type_) else type_)
                         for name, type_ in zip(names, table.schema.types, strict=True)])
-    frame = table.rename_columns(names).cast(schema).to_pandas()
+    # split_blocks: no copy of every number column into one 2-D block (2 s at 10M)
+    frame = table.rename_columns(names).cast(schema).to_pandas(memory_pool=_read_pool(),
+                                                                split_blocks=True)
     if delimiter == ";":
         frame = _decimal_commas(frame)
     return numbers_with_na_markers(frame)
