@@ -214,13 +214,18 @@ def _right_skewed(present: np.ndarray) -> bool:
     return bool((q3 + q1 - 2 * q2) / (q3 - q1) > 0.2)
 
 
-def drop_extreme_outliers(frame: pd.DataFrame, columns: Iterable[str],
-                          log: CleaningLog) -> pd.DataFrame:
-    """Drop rows whose value in any column is an extreme outlier (a data error, not a customer)."""
+def drop_extreme_outliers(frame: pd.DataFrame, columns: Iterable[str], log: CleaningLog,
+                          rows: np.ndarray | None = None) -> pd.DataFrame:
+    """Drop rows whose value in any column is an extreme outlier (a data error, not a customer).
+
+    ``rows``, a mask, keeps only those rows of ``frame`` (dropped earlier, not yet taken).
+    """
     columns = list(columns)
     # Each column is judged on the rows the columns before it kept. Dropping from a narrow
     # copy and then once from the wide frame saves copying every column at every drop.
     narrow = frame[[ID, *columns]].reset_index(drop=True)  # index = position in frame
+    if rows is not None and not rows.all():
+        narrow = narrow[rows]
     for column in columns:
         mask = extreme_outliers(narrow[column])
         if mask.any():

@@ -113,19 +113,28 @@ def _prepare_reference(raw: pd.DataFrame, overrides: SchemaOverrides) -> Prepare
                                       *reference.PROFILE_FEATURES,
                                       *reference.DISPLAY_COLUMNS)))]
     frame = frame.assign(Income=pd.to_numeric(frame["Income"], errors="coerce").astype(float))
+    frame = frame.reset_index(drop=True)  # labels are positions: rows are taken by position
     too_old = frame["Age"] > reference.MAX_AGE
-    # reasons for the dropped rows only: a text per row of a million costs 0.15 s
-    frame = log.drop(frame, too_old, "Year_Birth",
-                     "born " + frame.loc[too_old, "Year_Birth"].astype(str) + ": impossible age",
-                     f"impossible birth year (over {reference.MAX_AGE} on "
-                     f"{as_of.date().isoformat()})")
-    frame = cleaning.normalise_labels(frame, reference.CATEGORICAL_COLUMNS, log)
-    frame = cleaning.relabel(frame, "Marital_Status", reference.MARITAL_RELABEL, log,
-                             "same meaning or junk label")
-    frame = cleaning.relabel(frame, "Education", reference.EDUCATION_RELABEL, log,
-                             "second-cycle degrees are master's level")
-    frame = cleaning.fold_rare_labels(frame, reference.CATEGORICAL_COLUMNS, log)
-    frame = cleaning.drop_extreme_outliers(frame, reference.MODEL_FEATURES, log)
+    # The impossible ages are dropped from the label columns alone, and from the whole frame
+    # only with the outliers: each drop copies every column it is given (4 s at 10M rows).
+    # Reasons for the dropped rows only: a text per row of a million costs 0.15 s.
+    labels = log.drop(frame[[ID, "Year_Birth", *reference.CATEGORICAL_COLUMNS]], too_old,
+                      "Year_Birth",
+                      "born " + frame.loc[too_old, "Year_Birth"].astype(str) + ": impossible age",
+                      f"impossible birth year (over {reference.MAX_AGE} on "
+                      f"{as_of.date().isoformat()})")
+    labels = cleaning.normalise_labels(labels, reference.CATEGORICAL_COLUMNS, log)
+    labels = cleaning.relabel(labels, "Marital_Status", reference.MARITAL_RELABEL, log,
+                              "same meaning or junk label")
+    labels = cleaning.relabel(labels, "Education", reference.EDUCATION_RELABEL, log,
+                              "second-cycle degrees are master's level")
+    labels = cleaning.fold_rare_labels(labels, reference.CATEGORICAL_COLUMNS, log)
+    frame = cleaning.drop_extreme_outliers(frame, reference.MODEL_FEATURES, log,
+                                           rows=~too_old.to_numpy())
+    rows = np.searchsorted(labels.index.to_numpy(), frame.index.to_numpy())
+    frame = frame.assign(**{c: pd.Series(labels[c].to_numpy()[rows], index=frame.index,
+                                         dtype=object)
+                            for c in reference.CATEGORICAL_COLUMNS})
     frame = _drop_rows_without_values(frame, reference.MODEL_FEATURES, log)
     cleaning.report_missing_values(frame, reference.MODEL_FEATURES, log)
     return _finish(raw, frame, reference.MODEL_FEATURES, (), reference.PROFILE_FEATURES,
