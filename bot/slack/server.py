@@ -82,12 +82,12 @@ def _serve(settings: Settings, store: Store, charts: ChartProcesses | None,
             log.info("serving HTTP on port %s (%s, %s)%s", http_port, EVENTS_PATH, HEALTH_PATH,
                      "; SLACK_APP_TOKEN is not set, so not Socket Mode"
                      if settings.app_token is None else "")
-            build_http_server(app, store, host="0.0.0.0", port=http_port).run()
+            serve_until_stopped(build_http_server(app, store, host="0.0.0.0", port=http_port))
         elif port is None:
             stop.wait()  # the Socket Mode client's own threads serve and reconnect
         else:
             log.info("answering %s on port %s", HEALTH_PATH, port)
-            build_health_server(store, host="0.0.0.0", port=port).run()
+            serve_until_stopped(build_health_server(store, host="0.0.0.0", port=port))
     finally:
         stop.set()
         lock.release()
@@ -164,6 +164,18 @@ def health_route(store: Store) -> Route:
         return JSONResponse({"status": "ok", "run_id": run.id})
 
     return Route(HEALTH_PATH, health, methods=["GET"])
+
+
+def serve_until_stopped(server: uvicorn.Server) -> None:
+    """Serve until Ctrl-C (or SIGTERM), then raise KeyboardInterrupt as the signal would.
+
+    uvicorn raises the signal it caught again once it has shut down, but when that lands as
+    asyncio's loop ends, asyncio can swallow it and `segbot serve` would exit 0, not 130. The
+    server only stops on a signal, so its return after a start means one arrived.
+    """
+    server.run()
+    if server.started:
+        raise KeyboardInterrupt
 
 
 def build_http_server(app: App, store: Store, *, host: str, port: int) -> uvicorn.Server:
