@@ -26,11 +26,12 @@ from segmentation.errors import DataError
 from segmentation.result import CleaningStep
 from segmentation.schema import looks_like_id_name
 from segmentation.sources import OPTION_NAMES, FileSource, LoadedTable
-from segmentation.text_tables import (  # MISSING_MARKERS: database reads take them from here
+from segmentation.text_tables import (
     MISSING_MARKERS,
     TableBytes,
     numbers_with_na_markers,
     read_text_table,
+    unique_column_names,
 )
 
 
@@ -210,7 +211,7 @@ def read_workbook(content: TableBytes,
         raise DataError(f"cannot read {content.name} as an Excel workbook: {error}") from error
     header: list[object] = list(rows[0]) if rows else []
     columns = list(zip(*rows[1:], strict=True)) if len(rows) > 1 else [() for _ in header]
-    names = _unique_names([_cell_text(cell) or "" for cell in header])
+    names = unique_column_names([_cell_text(cell) or "" for cell in header])
     frame = pd.DataFrame({name: _column_as_in_a_csv(column, looks_like_id_name(name))
                           for name, column in zip(names, columns, strict=True)},
                          index=pd.RangeIndex(len(rows) - 1 if rows else 0))
@@ -236,19 +237,6 @@ def _whole_numbers_as_integers(numbers: pd.Series) -> pd.Series:
             and np.abs(values).max() < 2**53):
         return numbers.astype("int64")
     return numbers
-
-
-def _unique_names(names: list[str]) -> list[str]:
-    """Column names as pandas makes them: a blank one "Unnamed: 3", a repeat "spend.1"."""
-    unique: list[str] = []
-    for position, name in enumerate(names):
-        name = name.strip() or f"Unnamed: {position}"
-        candidate, copy = name, 0
-        while candidate in unique:
-            copy += 1
-            candidate = f"{name}.{copy}"
-        unique.append(candidate)
-    return unique
 
 
 def _choose_sheet(names: list[str], sheet: str | None, name: str) -> str:

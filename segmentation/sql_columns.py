@@ -18,8 +18,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from segmentation.loading import MISSING_MARKERS
 from segmentation.schema import looks_like_id_name
+from segmentation.text_tables import MISSING_MARKERS
 
 _PG_TYPE = b"POSTGRESQL:type"
 _SAMPLE = 1_000  # text values tried as numbers before the whole column is

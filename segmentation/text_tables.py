@@ -197,18 +197,25 @@ def _header(text_head: str, delimiter: str) -> list[str]:
     return next(csv.reader([first], delimiter=delimiter), [])
 
 
+def unique_column_names(names: list[str]) -> list[str]:
+    """Column names as pandas makes them: a blank one "Unnamed: 3", a repeat "spend.1"."""
+    unique: list[str] = []
+    seen: set[str] = set()
+    for position, name in enumerate(names):
+        name = name.strip() or f"Unnamed: {position}"
+        candidate, copy = name, 0
+        while candidate in seen:
+            copy += 1
+            candidate = f"{name}.{copy}"
+        seen.add(candidate)
+        unique.append(candidate)
+    return unique
+
+
 def _to_frame(table: pa.Table, delimiter: str) -> pd.DataFrame:
     """The frame pandas' own pyarrow reader makes (empty columns as floats, unique names),
     with numbers written with a decimal comma read as numbers in a file separated by ";"."""
-    names, seen = [], set()
-    for position, name in enumerate(table.column_names):
-        name = name.strip() or f"Unnamed: {position}"
-        unique, copy = name, 0
-        while unique in seen:
-            copy += 1
-            unique = f"{name}.{copy}"
-        seen.add(unique)
-        names.append(unique)
+    names = unique_column_names(table.column_names)
     schema = pa.schema([pa.field(name, pa.float64() if pa.types.is_null(type_) else type_)
                         for name, type_ in zip(names, table.schema.types, strict=True)])
     # split_blocks: no copy of every number column into one 2-D block (2 s at 10M)
