@@ -3,10 +3,9 @@ exports, and the fields `/segments help` lists for conditions."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
-from bot.answers.csv_files import csv_bytes
+from bot.answers.csv_files import file_slug, members_csv
 from bot.answers.parts import Answer, Attachment, Chart, ChartKind, Section
 from bot.answers.requests import CONDITION_HELP
 from segmentation.naming import format_value
@@ -19,7 +18,6 @@ from storage.store import Store
 
 MIN_PROFILE = 5  # fewer matching customers than this: no means, they would describe people
 PROFILE_FEATURES = 5
-DISTANCE_DECIMALS = 3
 
 
 def audience_answer(store: Store, run: RunRecord, segment_id: int | None,
@@ -27,12 +25,11 @@ def audience_answer(store: Store, run: RunRecord, segment_id: int | None,
     """How many customers match ``text`` (in one segment or all), their profile, the
     breakdown by segment and a chart."""
     segments = store.list_segments(run.id)
-    segment = store.get_segment(segment_id, run.id) if segment_id is not None else None
+    segment, scope = _scope(store, run, segment_id)
     candidates = _profile_candidates(segment, segments)
     audience, _ = store.audience(parse_condition(text), segment_id=segment_id,
                                  features=[s.feature for s in candidates],
                                  max_features=PROFILE_FEATURES, run_id=run.id)
-    scope = f"segment {segment.segment_id} · {segment.name}" if segment else "all segments"
     title = f"{scope[0].upper()}{scope[1:]} where {text}"
     if audience.total == 0:
         return Answer(title, (Section(
@@ -130,26 +127,33 @@ def _chart_segments(audience: Audience, segments: Sequence[SegmentProfile],
             for s in segments if s.segment_id in audience.counts]
 
 
+def _scope(store: Store, run: RunRecord, segment_id: int | None
+           ) -> tuple[SegmentProfile | None, str]:
+    """The segment a condition is asked of (None: every segment), and its words."""
+    if segment_id is None:
+        return None, "all segments"
+    segment = store.get_segment(segment_id, run.id)
+    return segment, f"segment {segment.segment_id} · {segment.name}"
+
+
 def audience_export_answer(store: Store, run: RunRecord, segment_id: int | None,
                            text: str, context: str) -> Answer:
     """A CSV of exactly the customers matching ``text`` (in one segment or all)."""
     condition = parse_condition(text)
-    segment = store.get_segment(segment_id, run.id) if segment_id is not None else None
+    _, scope = _scope(store, run, segment_id)
     audience, _ = store.audience(condition, segment_id=segment_id, run_id=run.id)
-    scope = f"segment {segment.segment_id} · {segment.name}" if segment else "all segments"
     title = f"Export of {scope} where {text}"
     if audience.total == 0:
         return Answer(title, (Section(
             f"No customer in {scope} matches `{text}`, so there is nothing to export. Try "
             "loosening the condition."),), context)
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:50]
+    slug = file_slug(text, 50)
     name = f"segment-{segment_id}" if segment_id is not None else "all-segments"
     csv_file = Attachment(
         f"{name}-where-{slug}-run{run.id}.csv",
         f"{scope} where {text}: {audience.total:,} customers",
-        lambda: csv_bytes(store.audience_members(condition, segment_id=segment_id,
-                                                 run_id=run.id),
-                          decimals={"distance": DISTANCE_DECIMALS}))
+        lambda: members_csv(store.audience_members(condition, segment_id=segment_id,
+                                                   run_id=run.id)))
     return Answer(title, (Section(
         f"CSV of the {audience.total:,} customers of {scope} matching `{text}`, segment by "
         "segment and most typical first, with the attributes segbot shows."),),

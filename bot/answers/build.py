@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import assert_never
 
 from bot.answers import audience, comparison
-from bot.answers.csv_files import csv_bytes
+from bot.answers.csv_files import file_slug, members_csv
 from bot.answers.parts import Answer, Attachment, Button, ButtonAction, Chart, ChartKind, Section
 from bot.answers.requests import HELP_TEXT, Request, RequestKind
 from segmentation.naming import format_value
@@ -18,7 +18,6 @@ from storage.errors import NoPublishedRun, NotFound
 from storage.records import CustomerRecord, RunRecord
 from storage.store import Store
 
-DISTANCE_DECIMALS = 3  # an export's distance to the segment centre, as a ranking aid
 LAST_PURCHASE, RECENCY, INTERVAL = "last_purchase", "recency_days", "median_interval_days"
 
 
@@ -167,12 +166,11 @@ def _top_category(name: str, shares: dict[str, float]) -> str:
 def export_answer(store: Store, segment_id: int) -> Answer:
     run = _require_run(store)
     segment = store.get_segment(segment_id, run.id)
-    slug = re.sub(r"[^a-z0-9]+", "-", segment.name.lower()).strip("-")[:60]
+    slug = file_slug(segment.name, 60)
     csv_file = Attachment(
         f"segment-{segment_id}-{slug}-run{run.id}.csv",
         f"Segment {segment_id} · {segment.name}: {segment.size:,} customers",
-        lambda: csv_bytes(store.segment_members(segment_id, run.id),
-                          decimals={"distance": DISTANCE_DECIMALS}))
+        lambda: members_csv(store.segment_members(segment_id, run.id)))
     return Answer(f"Export of segment {segment_id} · {segment.name}",
                   (Section(f"CSV of the {segment.size:,} customers of segment {segment_id}, "
                            "most typical first, with the attributes segbot shows."),),

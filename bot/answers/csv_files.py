@@ -16,6 +16,7 @@ Every CSV segbot hands out (a segment export, the digest's movers) is made by `c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import numpy as np
@@ -26,6 +27,7 @@ import pyarrow.csv as pa_csv
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 DEFAULT_DECIMALS = 6
+MEMBER_DISTANCE_DECIMALS = 3
 _TEXT = pd.StringDtype("pyarrow")
 _EXACT_INTEGERS = 2.0**53  # floats beyond this are not exact integers: keep them as floats
 # "needed" quotes every string cell (and the header), never a number or an empty cell.
@@ -65,3 +67,14 @@ def _readable_floats(column: pd.Series, decimals: int) -> pd.Series:
     if np.all(np.mod(known, 1) == 0) and np.all(np.abs(known) < _EXACT_INTEGERS):
         return column.astype("Int64")
     return column.round(decimals) + 0.0  # + 0.0 turns a rounded -0.0 into 0
+
+
+def members_csv(members: pd.DataFrame) -> bytes:
+    """Customers of a segment or an audience as a CSV; distance to the centre, a ranking aid,
+    to 3 places."""
+    return csv_bytes(members, decimals={"distance": MEMBER_DISTANCE_DECIMALS})
+
+
+def file_slug(text: str, limit: int) -> str:
+    """`text` as a piece of a file name: lower case, runs of anything else as one "-"."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit]
