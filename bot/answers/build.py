@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import assert_never
 
-from bot.answers import audience, comparison
+from bot.answers import audience, compare, comparison
 from bot.answers.csv_files import file_slug, members_csv
 from bot.answers.parts import Answer, Attachment, Button, ButtonAction, Chart, ChartKind, Section
 from bot.answers.requests import HELP_TEXT, Request, RequestKind
@@ -50,6 +50,10 @@ def _build(store: Store, request: Request) -> Answer:
                                 "`/segments where income > 50000`.")
         case RequestKind.EXPORT:
             return export_answer(store, int(request.argument))
+        case RequestKind.COMPARE:
+            run = _require_run(store)
+            return compare.compare_answer(store, run, int(request.argument),
+                                          int(request.other), run_context(run))
         case RequestKind.CUSTOMER:
             return customer_answer(store, request.argument)
         case RequestKind.CHANGES:

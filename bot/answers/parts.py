@@ -60,7 +60,8 @@ class Answer:
 
 
 class ChartKind(Enum):
-    """The charts segbot draws, one `segmentation.charts` function each."""
+    """The charts segbot draws, one `segmentation.charts` (or `.comparison_charts`) function
+    each."""
 
     OVERVIEW = "overview"
     PROFILE = "profile"
@@ -70,6 +71,7 @@ class ChartKind(Enum):
     ELBOW = "elbow"
     SCATTER = "scatter"
     AUDIENCE = "audience"
+    COMPARE = "compare"
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,7 +95,7 @@ def chart_function(kind: ChartKind) -> Callable[..., bytes]:
     segmentation.charts is imported on the first chart: matplotlib costs ~0.6 s of start-up
     that text-only answers (and `segbot customer` in a terminal) never need.
     """
-    from segmentation import charts
+    from segmentation import charts, comparison_charts
 
     match kind:
         case ChartKind.OVERVIEW:
@@ -112,5 +114,7 @@ def chart_function(kind: ChartKind) -> Callable[..., bytes]:
             return charts.render_scatter_chart
         case ChartKind.AUDIENCE:
             return charts.render_audience_chart
+        case ChartKind.COMPARE:
+            return comparison_charts.render_compare_chart
         case _:
             assert_never(kind)

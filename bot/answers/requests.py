@@ -17,17 +17,23 @@ _WHERE = re.compile(r"^(?P<head>.*?)\s*\bwhere\b(?P<condition>.*?)(?P<export>\s+
 
 HELP_TEXT = (
     "*segbot* answers questions about customer segments:\n"
-    "• `/segments` — the segments of the latest run, with sizes and what sets them apart\n"
-    "• `/segments changes` — who moved between segments since the previous run\n"
-    "• `/cluster N` — segment N in detail: description, action, profile chart\n"
-    "• `/cluster N export` — a CSV of segment N's customers for a campaign tool\n"
+    "• `/segments` — the segments of the latest run, with sizes and what sets them apart: "
+    "`/segments`\n"
+    "• `/segments changes` — who moved between segments since the previous run: "
+    "`/segments changes`\n"
+    "• `/cluster N` — segment N in detail: description, action, profile chart: `/cluster 2`\n"
+    "• `/cluster N export` — a CSV of segment N's customers for a campaign tool: "
+    "`/cluster 2 export`\n"
+    "• `/segments compare A B` — two segments side by side, where they differ most and "
+    "their actions: `/segments compare 1 2`\n"
     "• `/cluster N where …` — how many of segment N match a condition, and their profile: "
     "`/cluster 2 where income > 50k and education = PhD`\n"
     "• `/segments where …` — the same across all segments, by segment: "
     "`/segments where days since last purchase >= 60`\n"
     "• `… where … export` — a CSV of exactly that audience: "
     "`/cluster 2 where age between 30 and 45 export`\n"
-    "• `/customer ID` — one customer's segment and how they compare (only you see it)\n"
+    "• `/customer ID` — one customer's segment and how they compare (only you see it): "
+    "`/customer 5524`\n"
     "• `/segments help` — this message"
 )
 CONDITION_HELP = (
@@ -50,6 +56,7 @@ class RequestKind(StrEnum):
     CHANGES = "changes"
     SEGMENT = "segment"
     AUDIENCE = "audience"  # counts and means of customers matching a condition
+    COMPARE = "compare"  # two segments side by side
     EXPORT = "export"
     CUSTOMER = "customer"
 
@@ -64,6 +71,7 @@ class Request:
     kind: RequestKind
     argument: str = ""  # a segment or customer id; empty for all segments
     condition: str = ""  # the text after `where`, already parsed once (checked)
+    other: str = ""  # the second segment id of a comparison
 
     @property
     def audited(self) -> bool:
@@ -103,17 +111,35 @@ def _parse_segments(words: list[str]) -> Request:
         return Request(RequestKind.HELP)
     if len(words) == 1 and words[0].lower() == "changes":
         return Request(RequestKind.CHANGES)
+    if words[0].lower() == "compare":
+        return _parse_compare(words[1:])
     raise UsageError(_usage("segments"))
+
+
+def _parse_compare(ids: list[str]) -> Request:
+    """`/segments compare A B`: two different segment numbers."""
+    if len(ids) != 2 or not all(_SEGMENT_ID.match(i) and int(i) >= 1 for i in ids):
+        raise UsageError(_usage("compare"))
+    first, second = (str(int(i)) for i in ids)
+    if first == second:
+        raise UsageError(f"Segment {first} compared with itself is the same segment: name two "
+                         "different ones (e.g. `/segments compare 1 2`), or ask "
+                         f"`/cluster {first}` about one.")
+    return Request(RequestKind.COMPARE, first, other=second)
 
 
 def _parse_cluster(words: list[str]) -> Request:
     if not words or len(words) > 2 or not _SEGMENT_ID.match(words[0]) or int(words[0]) < 1:
         raise UsageError(_usage("cluster"))
     if len(words) == 2:
-        if words[1].lower() != "export":
+        kind = _CLUSTER_ACTIONS.get(words[1].lower())
+        if kind is None:
             raise UsageError(_usage("cluster"))
-        return Request(RequestKind.EXPORT, str(int(words[0])))
+        return Request(kind, str(int(words[0])))
     return Request(RequestKind.SEGMENT, str(int(words[0])))
+
+
+_CLUSTER_ACTIONS = {"export": RequestKind.EXPORT}
 
 
 def _parse_where(command: str, where: re.Match[str]) -> Request:
@@ -143,10 +169,14 @@ def _parse_customer(words: list[str]) -> Request:
 
 def _usage(command: str) -> str:
     return {
-        "segments": "Usage: `/segments`, `/segments changes`, `/segments where CONDITION` "
-                    "or `/segments help`.",
-        "cluster": "Usage: `/cluster N`, `/cluster N export` or `/cluster N where CONDITION`, "
-                   "where N is a segment number from `/segments` (e.g. `/cluster 2`).",
+        "segments": "Usage: `/segments`, `/segments changes`, "
+                    "`/segments compare A B`, `/segments where CONDITION` or "
+                    "`/segments help`.",
+        "compare": "Usage: `/segments compare A B` with two different segment numbers from "
+                   "`/segments` (e.g. `/segments compare 1 2`).",
+        "cluster": "Usage: `/cluster N`, `/cluster N export` or "
+                   "`/cluster N where CONDITION`, where N is a segment number from `/segments` "
+                   "(e.g. `/cluster 2`).",
         "customer": "Usage: `/customer ID` with one customer id (letters, digits, `-_.:@`; "
                     "e.g. `/customer 5524`).",
     }.get(command, "Try `/segments help`.")

@@ -251,3 +251,16 @@ def test_numbers_the_engine_would_refuse_are_refused_before_any_work(
         main([*args, "--db", str(tmp_path / "segbot.db")], environ={})
     assert exit_.value.code == 2 and message in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []  # no sample, no store
+
+
+def test_ask_compare_answers_with_a_chart_of_both_segments(db_path, tmp_path, capsys) -> None:
+    code, out, _ = run_cli(["ask", "/segments compare 1 2", "--db", str(db_path), "--charts",
+                            str(tmp_path)], capsys)
+    chart = tmp_path / "compare-1-2-run1.png"
+    assert code == 0 and "Segment 1 vs segment 2" in out and "Recommended actions" in out
+    assert f"chart written: {chart}" in out and chart.read_bytes().startswith(b"\x89PNG")
+
+
+def test_ask_compare_of_an_unknown_segment_is_one_error_line(db_path, capsys) -> None:
+    code, _, err = run_cli(["ask", "/segments compare 1 42", "--db", str(db_path)], capsys)
+    assert code == 2 and "segbot: error: no segment 42 in run 1; segments are" in err

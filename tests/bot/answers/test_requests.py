@@ -68,3 +68,30 @@ def test_a_where_request_that_cannot_be_parsed_says_what_is_expected(
         command: str, text: str, expected: str) -> None:
     with pytest.raises(UsageError, match=re.escape(expected)):
         parse_request(command, text)
+
+
+@pytest.mark.parametrize("text, first, second", [
+    ("compare 1 2", "1", "2"),
+    ("COMPARE 04 3", "4", "3"),
+    ("  compare   2   10 ", "2", "10"),
+])
+def test_compare_names_two_segments_in_the_order_typed(text: str, first: str,
+                                                       second: str) -> None:
+    request = parse_request("/segments", text)
+    assert (request.kind, request.argument, request.other) == ("compare", first, second)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("compare", "two different segment numbers"),
+    ("compare 1", "two different segment numbers"),
+    ("compare 1 2 3", "two different segment numbers"),
+    ("compare 1 two", "two different segment numbers"),
+    ("compare 0 1", "two different segment numbers"),
+    ("compare 1 -2", "two different segment numbers"),
+    ("compare 3 3", "Segment 3 compared with itself"),
+    ("compare 3 003", "Segment 3 compared with itself"),
+])
+def test_a_compare_without_two_different_segments_says_what_is_expected(
+        text: str, expected: str) -> None:
+    with pytest.raises(UsageError, match=expected):
+        parse_request("/segments", text)
