@@ -91,8 +91,9 @@ def _assemble(prepared: PreparedData, fitted: FittedModel, source: str,
         segments=profiles, assignments=assignments,
         attributes=frame[[ID, *prepared.display_columns]].reset_index(drop=True),
         excluded=prepared.excluded,
-        projection=_projection_sample(fitted.embedding, segment_ids, config.seed),
-        explained_variance=fitted.explained_variance,
+        projection=projection_sample(fitted.embedding[fitted.sample_rows],
+                                     segment_ids[fitted.sample_rows]),
+        explained_variance=fitted.explained_variance, model_spec=fitted.spec.to_dict(),
     )
 
 
@@ -113,12 +114,10 @@ def _ids_by_size(labels: np.ndarray) -> np.ndarray:
     return mapping[labels]
 
 
-def _projection_sample(embedding: np.ndarray, segment_ids: np.ndarray,
-                       seed: int) -> pd.DataFrame:
-    rows = np.arange(len(embedding))
-    if len(rows) > PROJECTION_POINTS:
-        rows = np.sort(np.random.default_rng(seed).choice(len(rows), PROJECTION_POINTS,
-                                                          replace=False))
-    second = embedding[rows, 1] if embedding.shape[1] > 1 else np.zeros(len(rows))
-    return pd.DataFrame({"pc1": embedding[rows, 0].astype(float),
+def projection_sample(sample_embedding: np.ndarray, segment_ids: np.ndarray) -> pd.DataFrame:
+    """The scatter chart's points: the hash sample's first PROJECTION_POINTS customers."""
+    rows = slice(0, PROJECTION_POINTS)
+    second = (sample_embedding[rows, 1] if sample_embedding.shape[1] > 1
+              else np.zeros(len(sample_embedding[rows])))
+    return pd.DataFrame({"pc1": sample_embedding[rows, 0].astype(float),
                          "pc2": second.astype(float), "segment_id": segment_ids[rows]})

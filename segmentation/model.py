@@ -21,9 +21,11 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
-from segmentation.cleaning import is_right_skewed
+from segmentation.cleaning import ID, is_right_skewed
 from segmentation.errors import DataError
 from segmentation.result import KSelection
+from segmentation.sampling import hash_sample
+from segmentation.spec import ModelSpec, spec_from_fitted
 
 SILHOUETTE_TOLERANCE = 0.03  # a neighbouring k is preferred only if clearly better separated
 
@@ -38,22 +40,44 @@ class ModelConfig:
     seed: int = 0
     n_init: int = 10  # restarts per k while drawing the elbow curve (a sample: cheap)
     pca_variance: float = 0.90
-    selection_sample: int = 10_000  # rows used to draw the elbow curve
-    restart_sample: int = 5_000  # rows the n_init restarts run on; the best is refined on
-    #                              the selection sample (half the work, same k: see choose_k)
+    selection_sample: int = 10_000  # customers the elbow curve is drawn on (hash sample)
+    restart_sample: int = 5_000  # the sample's first rows the n_init restarts run on; the
+    #                              best is refined on the whole sample (see choose_k)
     silhouette_sample: int = 3_000  # rows silhouette is computed on (it is quadratic)
+    refine_steps: int = 10  # Lloyd steps on everyone from the sample's centres, at most
+    refine_tol: float = 1e-4  # ... stopping when the centres move less (scikit-learn's tol)
     categorical_weight: float = 0.5
     previous_k: int | None = None  # the last run's k: kept while it is still at the elbow
 
 
 @dataclass(frozen=True)
+class SampleFit:
+    """What is decided on the hash sample, on one machine whichever engine runs: the PCA, the
+    sample's coordinates, the choice of k and the centres the refinement starts from."""
+
+    pca: PCA
+    embedding: np.ndarray  # the sample's PCA coordinates, in sample order (float64)
+    selection: KSelection
+    centres: np.ndarray
+    pairwise: np.ndarray  # distances between the first silhouette_sample customers
+
+    def silhouette(self, labels: np.ndarray) -> float | None:
+        """The mean silhouette (Euclidean, in PCA coordinates) of the sample's first
+        ``silhouette_sample`` customers, given the whole sample's final labels."""
+        return silhouette_from_distances(self.pairwise, labels[:len(self.pairwise)])
+
+
+@dataclass(frozen=True)
 class FittedModel:
-    """A fitted pipeline with its labels, distances and the evidence for k."""
+    """A fitted pipeline with its labels, distances, the spec and the evidence for k."""
 
     pipeline: Pipeline
+    spec: ModelSpec
     labels: np.ndarray
     distances: np.ndarray
     embedding: np.ndarray  # PCA coordinates of every customer (float32)
+    sample_rows: np.ndarray  # positions of the hash sample, in sample order
+    iterations: int  # Lloyd steps the refinement took
     selection: KSelection
     silhouette: float | None
     explained_variance: tuple[float, ...]
@@ -117,48 +141,68 @@ def build_preprocessor(frame: pd.DataFrame, numeric: tuple[str, ...],
         "categorical": config.categorical_weight}, verbose_feature_names_out=False)
 
 
+def build_pca(config: ModelConfig) -> PCA:
+    """The unfitted PCA keeping ``pca_variance`` of the variance."""
+    # n >> d: the eigendecomposition of the small covariance matrix gives the same
+    # components as a full SVD of the data, ten times faster
+    return PCA(n_components=config.pca_variance, svd_solver="covariance_eigh",
+               random_state=config.seed)
+
+
 def build_pipeline(preprocessor: ColumnTransformer, k: int, config: ModelConfig) -> Pipeline:
     """The unfitted Pipeline(preprocess, PCA, KMeans) with explicit seeds and n_init."""
     return Pipeline([
         ("preprocess", preprocessor),
-        # n >> d: the eigendecomposition of the small covariance matrix gives the same
-        # components as a full SVD of the data, ten times faster at a million rows
-        ("pca", PCA(n_components=config.pca_variance, svd_solver="covariance_eigh",
-                    random_state=config.seed)),
+        ("pca", build_pca(config)),
         ("kmeans", KMeans(n_clusters=k, n_init=config.n_init, random_state=config.seed)),
     ])
 
 
+def fit_sample(scaled: np.ndarray, config: ModelConfig) -> SampleFit:
+    """PCA, the elbow search for k and its centres on the scaled hash sample (in sample order)."""
+    pca = build_pca(config).fit(scaled)
+    embedding = pca.transform(scaled)
+    silhouette_points = embedding[:config.silhouette_sample]
+    pairwise = _distances(silhouette_points)  # for every silhouette of the search
+    selection, centres = choose_k(embedding, silhouette_points, config, pairwise)
+    return SampleFit(pca, embedding, selection, centres, pairwise)
+
+
+def refinement_tolerance(variances: np.ndarray, config: ModelConfig) -> float:
+    """The total squared centre shift below which refining stops: scikit-learn's rule,
+    ``tol`` times the mean variance of the coordinates over every customer."""
+    return float(np.mean(variances) * config.refine_tol)
+
+
 def fit_model(frame: pd.DataFrame, numeric: tuple[str, ...], categorical: tuple[str, ...],
               config: ModelConfig, log_scaled: tuple[str, ...] = ()) -> FittedModel:
-    """Fit preprocessing and PCA on everyone, choose k on a sample, then fit K-Means on all.
+    """Scale on everyone, choose k on the hash sample, then refine the centres on everyone.
 
-    Right-skewed numbers are log-scaled, and so are ``log_scaled`` whatever their shape.
+    Right-skewed numbers are log-scaled, and so are ``log_scaled`` whatever their shape. The
+    sample is drawn by the customer ids (`sampling.hash_sample`), so the result does not
+    depend on the order of the rows.
     """
     _check_k(len(frame), config)
-    rng = np.random.default_rng(config.seed)
-    template = build_pipeline(build_preprocessor(frame, numeric, categorical, config,
-                                                 log_scaled),
-                              config.k or config.k_min, config)
-    embed = Pipeline(template.steps[:2])
-    # One pass: fit_transform does not preprocess everyone a second time. Products of n x 10
-    # matrices are memory-bound; two BLAS threads on a busy 2-core machine made the PCA
-    # projection of a million rows take 0.4 s instead of 0.02 s.
+    preprocessor = build_preprocessor(frame, numeric, categorical, config, log_scaled)
+    # Products of n x 10 matrices are memory-bound; two BLAS threads on a busy 2-core machine
+    # made the PCA projection of a million rows take 0.4 s instead of 0.02 s.
     with threadpool_limits(limits=1, user_api="blas"):
-        embedding = embed.fit_transform(frame).astype(np.float32)
-    selection_rows = _sample_rows(len(frame), config.selection_sample, rng)
-    silhouette_rows = _sample_rows(len(frame), config.silhouette_sample, rng)
-    pairwise = _distances(embedding[silhouette_rows])  # for every silhouette below
-    selection, centres = choose_k(embedding[selection_rows], embedding[silhouette_rows],
-                                  config, pairwise)
-    kmeans = KMeans(n_clusters=selection.chosen_k, init=centres, n_init=1,
+        scaled = preprocessor.fit_transform(frame)
+        sample_rows = hash_sample(frame[ID].to_numpy(), config.selection_sample)
+        sample = fit_sample(scaled[sample_rows], config)
+        embedding = sample.pca.transform(scaled).astype(np.float32)
+    del scaled
+    kmeans = KMeans(n_clusters=sample.selection.chosen_k, init=sample.centres, n_init=1,
+                    max_iter=config.refine_steps, tol=config.refine_tol,
                     random_state=config.seed).fit(embedding)
     distances = _distances_to_centres(embedding, kmeans.cluster_centers_, kmeans.labels_)
-    pipeline = Pipeline([*embed.steps, ("kmeans", kmeans)])
-    silhouette = silhouette_from_distances(pairwise, kmeans.labels_[silhouette_rows])
-    return FittedModel(pipeline, kmeans.labels_, distances, embedding, selection, silhouette,
-                       tuple(float(v) for v in embed.named_steps["pca"]
-                             .explained_variance_ratio_))
+    spec = spec_from_fitted(preprocessor, sample.pca, config.categorical_weight)
+    return FittedModel(
+        Pipeline([("preprocess", preprocessor), ("pca", sample.pca), ("kmeans", kmeans)]),
+        spec.with_centres(kmeans.cluster_centers_), kmeans.labels_, distances, embedding,
+        sample_rows, int(kmeans.n_iter_), sample.selection,
+        sample.silhouette(kmeans.labels_[sample_rows]),
+        tuple(float(v) for v in sample.pca.explained_variance_ratio_))
 
 
 def _distances_to_centres(points: np.ndarray, centres: np.ndarray,
@@ -176,12 +220,6 @@ def _check_k(rows: int, config: ModelConfig) -> None:
             raise DataError(f"k={config.k} is larger than the {rows:,} customers kept")
 
 
-def _sample_rows(total: int, size: int, rng: np.random.Generator) -> np.ndarray:
-    if total <= size:
-        return np.arange(total)
-    return np.sort(rng.choice(total, size=size, replace=False))
-
-
 def choose_k(sample: np.ndarray, silhouette_sample: np.ndarray, config: ModelConfig,
              distances: np.ndarray | None = None) -> tuple[KSelection, np.ndarray]:
     """Elbow of the inertia curve, cross-checked by silhouette; returns centres to start from.
@@ -195,8 +233,7 @@ def choose_k(sample: np.ndarray, silhouette_sample: np.ndarray, config: ModelCon
     if distances is None:  # once, shared by every k's silhouette
         distances = _distances(silhouette_sample)
     sample = sample.astype(np.float64)  # kmeans++ upcasts float32 chunk by chunk: slower
-    restarts = sample[_sample_rows(len(sample), config.restart_sample,
-                                   np.random.default_rng(config.seed))]
+    restarts = sample[:config.restart_sample]  # the sample is in hash order: a sample too
     with threadpool_limits(limits=1), warnings.catch_warnings():
         # many small fits: threads only add contention. Tiny tables with fewer distinct
         # points than k make K-Means warn; the curve and silhouette say what matters.

@@ -202,6 +202,7 @@ class SegmentationResult:
     excluded: pd.DataFrame
     projection: pd.DataFrame
     explained_variance: tuple[float, ...] = ()
+    model_spec: dict[str, Any] | None = None  # spec.ModelSpec.to_dict(): not stored
 
     @property
     def k(self) -> int:

@@ -19,7 +19,7 @@ from segmentation.synthetic import generate_customers, write_customers
 from storage.store import Store
 from tests.conftest import ROOT
 
-FAST = ModelConfig(k_max=6, n_init=3)
+FAST = ModelConfig(k_max=6, n_init=10)
 
 
 def fast(seed: int) -> ModelConfig:
