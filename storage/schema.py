@@ -168,6 +168,17 @@ def _json_types(conn: sqlite3.Connection, run_id: int, count: int) -> list[SqlTy
     return [_TYPE_BY_RANK.get(rank, SqlType.TEXT) for rank in ranks]
 
 
+@MIGRATIONS(name="0007_create_home_viewers")
+def create_home_viewers(db: Database) -> None:
+    """Who opened segbot's Home tab (and their DM with the bot): their Home is published
+    again when a run is published."""
+    db.table("home_viewers").create(
+        {"user_id": str, "channel_id": str, "opened_at": str},
+        pk="user_id",
+        not_null=["user_id", "opened_at"],
+    )
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration, holding the write lock so concurrent openers queue."""
     if not MIGRATIONS.pending(db):

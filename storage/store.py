@@ -18,13 +18,14 @@ import pandas as pd
 from sqlite_utils import Database
 
 from segmentation.result import SegmentationResult, SegmentMatch, SegmentProfile
-from storage import audiences, codec, customers, deliveries, retention
+from storage import audiences, codec, customers, deliveries, home_viewers, retention
 from storage import changes as run_changes
 from storage.audiences import Audience, Compiled, FieldRange, Fields
 from storage.changes import RetiredSegment, RunChanges, check_changes, check_still_current
 from storage.conditions import Condition
 from storage.deliveries import Delivery
 from storage.errors import Access, NoPublishedRun, NotFound, StoreError, unavailable
+from storage.home_viewers import HomeViewer
 from storage.records import AuditEntry, CustomerRecord, HistoryEntry, RunRecord
 from storage.run_tables import CUSTOMERS, run_table, run_tables
 from storage.schema import migrate
@@ -369,6 +370,22 @@ class Store:
         """Digests whose last post failed, oldest run first: to retry."""
         with self._reading() as db:
             return deliveries.failed(db.conn)
+
+    def record_home_opened(self, user_id: str, channel_id: str | None, *,
+                           at: datetime) -> None:
+        """Remember that ``user_id`` opened the Home tab, in their DM ``channel_id``."""
+        with self._writing() as db:
+            home_viewers.record_opened(db.conn, user_id, channel_id, at)
+
+    def home_viewers(self) -> list[HomeViewer]:
+        """Everyone who has opened the Home tab, most recent first."""
+        with self._reading() as db:
+            return home_viewers.viewers(db.conn)
+
+    def forget_home_viewer(self, user_id: str) -> bool:
+        """Stop publishing the Home to ``user_id`` (gone from Slack); False if not listed."""
+        with self._writing() as db:
+            return home_viewers.forget(db.conn, user_id)
 
     def prune_runs(self, keep: int) -> retention.PruneReport:
         """Delete every run but the newest ``keep`` (at least 2), in one transaction.
