@@ -76,10 +76,12 @@ def error_answer(message: str) -> Answer:
     return Answer("segbot", (Section(message),), is_error=True)
 
 
+NO_RUN = ("No segments yet: nobody has run a refresh. Run `segbot refresh --data "
+          "customers.csv` on the bot's machine, or wait for the scheduled refresh.")
+
+
 def no_run_answer() -> Answer:
-    return error_answer("No segments yet: nobody has run a refresh. Run "
-                        "`segbot refresh --data customers.csv` on the bot's machine, or wait "
-                        "for the scheduled refresh.")
+    return error_answer(NO_RUN)
 
 
 def _require_run(store: Store) -> RunRecord:

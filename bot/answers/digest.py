@@ -61,10 +61,15 @@ def _opening(cmp: compare.Comparison) -> str:
 
 
 def _movement_text(cmp: compare.Comparison) -> str:
+    return "\n".join(["*What changed*", *main_movements(cmp)])
+
+
+def main_movements(cmp: compare.Comparison) -> list[str]:
+    """The digest's movements since the previous run: who stayed and moved, then the largest
+    flows between segments as bullets (the App Home shows the same lines)."""
     moves = compare.biggest_moves(cmp, MAX_MOVES)
-    lines = ["*What changed*", compare.flow_summary(cmp)]
-    lines += [f"• {move}" for move in moves] or ["• Nobody changed segment."]
-    return "\n".join(lines)
+    return [compare.flow_summary(cmp),
+            *([f"• {move}" for move in moves] or ["• Nobody changed segment."])]
 
 
 def _bullets(lines: list[str]) -> str:
