@@ -23,6 +23,7 @@ from bot.answers.rendering import Renderer, render
 from bot.settings import Settings
 from bot.slack.blocks import answer_message, clip, escape
 from bot.slack.web_api import (
+    ChannelPost,
     Posted,
     ResponseUrl,
     SlackProblem,
@@ -54,7 +55,7 @@ class Target:
 
     user_id: str
     channel_id: str
-    response_url: str
+    response_url: str | None  # None: a click on the Home tab, answered in channel_id (the DM)
     from_button: bool = False  # answers to a button click must not replace the message
     channel_name: str = ""  # Slack's "directmessage" and "mpdm-…" mark conversations
 
@@ -88,7 +89,8 @@ def deliver(answer: Answer, target: Target, client: WebClient, *,
     Files go to the channel only with `files_to_channel`, else to the asker's DM. Returns what
     was shared where, for the audit log.
     """
-    reply = ResponseUrl(target.response_url, timeout=client.timeout)
+    reply = (ResponseUrl(target.response_url, timeout=client.timeout) if target.response_url
+             else ChannelPost(client, target.channel_id))
     answer = say_where_attachments_go(answer, files_to_channel)
     message = answer_message(answer)
     if target.from_button:

@@ -145,6 +145,29 @@ class ResponseUrl:
         return Posted.UNKNOWN if response.status_code >= 500 else Posted.NOT_DELIVERED
 
 
+class ChannelPost:
+    """Posts messages with chat.postMessage to one conversation, as `ResponseUrl` posts to a
+    response_url: what a click on the Home tab is answered with, since it comes without one."""
+
+    def __init__(self, client: WebClient, channel: str):
+        self.client = client
+        self.channel = channel
+
+    def post(self, message: dict[str, Any]) -> Posted:
+        """Post `message` (its text and blocks) once; what became of it."""
+        try:
+            post_once("a message", lambda: self.client.chat_postMessage(
+                channel=self.channel, text=message.get("text", ""),
+                blocks=message.get("blocks")))
+        except Unconfirmed as error:
+            log.warning("message to %s unconfirmed: %s", self.channel, describe(error.cause))
+            return Posted.UNKNOWN
+        except (SlackClientError, OSError, HTTPException) as error:
+            log.warning("message to %s failed: %s", self.channel, describe(error))
+            return Posted.NOT_DELIVERED
+        return Posted.DELIVERED
+
+
 # -- files ---------------------------------------------------------------------------------
 
 

@@ -121,11 +121,14 @@ class RunningBot:
     settings: Settings
     counter: Iterator[int] = field(default_factory=lambda: iter(range(1, 10_000)))
 
-    def post(self, form: dict[str, str], *, timestamp: int | None = None,
+    def post(self, form: dict[str, str] | str, *, timestamp: int | None = None,
              secret: str = SECRET, tamper: bool = False) -> tuple[int, bytes, float]:
-        body = urlencode(form)
+        """POST a form (a dict) or a JSON text (the Events API), signed as Slack signs it."""
+        body = urlencode(form) if isinstance(form, dict) else form
         stamp = str(int(time.time()) if timestamp is None else timestamp)
-        headers = {"Content-Type": "application/x-www-form-urlencoded",
+        content_type = ("application/x-www-form-urlencoded" if isinstance(form, dict)
+                        else "application/json")
+        headers = {"Content-Type": content_type,
                    "X-Slack-Request-Timestamp": stamp,
                    "X-Slack-Signature": SignatureVerifier(secret).generate_signature(
                        timestamp=stamp, body=body)}
@@ -171,6 +174,26 @@ class RunningBot:
         }
         return Reply(*self.post({"payload": json.dumps(payload)}), response_name=name)
 
+    def event(self, event: dict[str, Any], **kwargs: Any) -> tuple[int, bytes, float]:
+        """An Events API delivery of `event`, as JSON, signed as Slack sends it."""
+        return self.post(json.dumps(event_callback(event)), **kwargs)
+
+    def home_click(self, action_id: str, value: str, *, user: str = ALICE) -> None:
+        """A click on a button of the Home tab: no channel and no response_url."""
+        payload = {
+            "type": "block_actions", "api_app_id": "A0SEGBOT", "token": "deprecated",
+            "team": {"id": "T0FAKE", "domain": "fake"},
+            "user": {"id": user, "username": user.lower(), "team_id": "T0FAKE"},
+            "container": {"type": "view", "view_id": "V0HOME"},
+            "trigger_id": "1337.42.home",
+            "view": {"id": "V0HOME", "type": "home", "blocks": []},
+            "actions": [{"type": "button", "action_id": action_id, "block_id": "b1",
+                         "text": {"type": "plain_text", "text": "Profile"}, "value": value,
+                         "action_ts": "1700000001.000200"}],
+        }
+        status, _, _ = self.post({"payload": json.dumps(payload)})
+        assert status == 200
+
     def answers(self, reply: Reply, count: int = 1, timeout: float = 20) -> list[dict]:
         """Wait for `count` messages on the reply's response_url and return them all."""
         self.slack.wait_for(lambda: len(self.slack.responses(reply.response_name)) >= count,
@@ -186,6 +209,20 @@ class RunningBot:
 
 
 BotFactory = Callable[..., RunningBot]
+
+
+def home_opened(user: str = ALICE, *, tab: str = "home") -> dict[str, Any]:
+    """The app_home_opened event Slack sends when `user` opens segbot's Home (or Messages)."""
+    return {"type": "app_home_opened", "user": user, "channel": "D0" + user[-5:],
+            "tab": tab, "event_ts": f"{time.time():.6f}"}
+
+
+def event_callback(event: dict[str, Any]) -> dict[str, Any]:
+    """The Events API envelope around `event`, as Slack POSTs it (and Socket Mode wraps it)."""
+    return {"token": "deprecated", "team_id": "T0FAKE", "api_app_id": "A0SEGBOT",
+            "event": event, "type": "event_callback", "event_id": f"Ev{time.time_ns()}",
+            "event_time": int(time.time()), "authorizations": [
+                {"team_id": "T0FAKE", "user_id": "U0SEGBOT", "is_bot": True}]}
 
 
 def copy_store(source: Path, target: Path) -> Path:

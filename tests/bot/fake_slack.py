@@ -111,6 +111,12 @@ class FakeSlack:
         """The messages posted to response_url `name`, in order."""
         return [c.params for c in self.named("response", name)]
 
+    def homes(self, user: str | None = None) -> list[dict[str, Any]]:
+        """The Home views Slack accepted from views.publish (for `user`), in order."""
+        return [_json(c.params.get("view")) for c in self.delivered("api", "views.publish")
+                if (user is None or c.params.get("user_id") == user)
+                and not home_view_problems(_json(c.params.get("view")))]
+
     def delivered(self, kind: str, name: str | None = None) -> list[Call]:
         """The calls Slack carried out (answered in time or not), as people would see them."""
         return [c for c in self.named(kind, name) if c.failed_with in CARRIED_OUT]
@@ -173,6 +179,13 @@ class FakeSlack:
             return {"ok": True, "url": self.socket_url}
         if method == "chat.postMessage":
             return {"ok": True, "channel": params.get("channel"), "ts": f"{time.time():.6f}"}
+        if method == "views.publish":
+            view = _json(params.get("view"))
+            problems = home_view_problems(view)
+            if problems:
+                return {"ok": False, "error": "invalid_arguments",
+                        "response_metadata": {"messages": problems}}
+            return {"ok": True, "view": {"id": f"V{next(self._file_ids):06d}", **view}}
         return {"ok": False, "error": "unknown_method"}
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -237,6 +250,51 @@ class FakeSlack:
                 self.wfile.write(data)
 
         return Handler
+
+
+def _json(value: Any) -> dict[str, Any]:
+    return json.loads(value) if isinstance(value, str) else (value or {})
+
+
+def home_view_problems(view: dict[str, Any]) -> list[str]:
+    """What Slack would refuse in a Home view: Block Kit's limits for App Home surfaces."""
+    blocks = view.get("blocks") or []
+    problems = [] if view.get("type") == "home" else [f"type {view.get('type')!r} is not home"]
+    if not 1 <= len(blocks) <= 100:
+        problems.append(f"{len(blocks)} blocks: a Home holds 1 to 100")
+    block_ids = [b["block_id"] for b in blocks if "block_id" in b]
+    if len(block_ids) != len(set(block_ids)):
+        problems.append("repeated block_id")
+    for index, block in enumerate(blocks):
+        problems += [f"block {index}: {problem}" for problem in _block_problems(block)]
+    return problems
+
+
+_TEXT_LIMITS = {"section": 3000, "header": 150}
+
+
+def _block_problems(block: dict[str, Any]) -> list[str]:
+    kind = block.get("type")
+    problems = []
+    text = (block.get("text") or {}).get("text")
+    if kind in _TEXT_LIMITS and text is not None and not 0 < len(text) <= _TEXT_LIMITS[kind]:
+        problems.append(f"{kind} text of {len(text)} characters")
+    if len(block.get("block_id", "")) > 255:
+        problems.append("block_id over 255 characters")
+    if kind == "section" and text is None and not block.get("fields"):
+        problems.append("section without text or fields")
+    elements = block.get("elements") or []
+    if kind == "context" and not 1 <= len(elements) <= 10:
+        problems.append(f"context of {len(elements)} elements")
+    if kind == "actions":
+        action_ids = [e.get("action_id") for e in elements]
+        if not 1 <= len(elements) <= 25 or len(set(action_ids)) != len(action_ids):
+            problems.append("actions: 1 to 25 elements with distinct action_ids")
+        problems += [f"button text of {len(e['text']['text'])} characters" for e in elements
+                     if e.get("type") == "button" and not 0 < len(e["text"]["text"]) <= 75]
+    if kind not in ("section", "header", "actions", "context", "divider", "image"):
+        problems.append(f"unexpected block type {kind!r}")
+    return problems
 
 
 class _Server(ThreadingHTTPServer):

@@ -1,4 +1,4 @@
-"""The buttons on answers: "Profile" under each segment, "Export CSV" under a segment."""
+"""The buttons on answers and on the Home tab: "Profile" under each segment, "Export CSV"."""
 
 from __future__ import annotations
 
@@ -10,28 +10,38 @@ from slack_sdk import WebClient
 from bot.answers.parts import ButtonAction
 from bot.slack.handling import Deps, answer_command
 from bot.slack.replies import Target
+from bot.slack.web_api import direct_channel
 
 
 def register(app: App, deps: Deps) -> None:
     def on_profile(ack: Ack, body: dict[str, Any], action: dict[str, Any],
                    client: WebClient) -> None:
         ack()
-        answer_command(deps, client, button_target(body), "cluster", action.get("value", ""))
+        answer_command(deps, client, button_target(body, client), "cluster",
+                       action.get("value", ""))
 
     def on_export(ack: Ack, body: dict[str, Any], action: dict[str, Any],
                   client: WebClient) -> None:
         ack()
-        answer_command(deps, client, button_target(body), "cluster",
+        answer_command(deps, client, button_target(body, client), "cluster",
                        f"{action.get('value', '')} export")
 
     app.action(ButtonAction.PROFILE.value)(on_profile)
     app.action(ButtonAction.EXPORT.value)(on_export)
 
 
-def button_target(body: dict[str, Any]) -> Target:
-    """Who clicked, where: a click answers like the command it saves typing."""
+def button_target(body: dict[str, Any], client: WebClient) -> Target:
+    """Who clicked, where: a click answers like the command it saves typing.
+
+    A click on the Home tab comes with neither a channel nor a response_url: it is answered
+    in the clicker's direct messages with segbot, the conversation the Home belongs to.
+    """
+    user_id = body["user"]["id"]
+    if body.get("container", {}).get("type") == "view":
+        return Target(user_id=user_id, channel_id=direct_channel(client, user_id),
+                      response_url=None, from_button=True, channel_name="directmessage")
     channel = body.get("channel") or {}
-    return Target(user_id=body["user"]["id"],
+    return Target(user_id=user_id,
                   channel_id=channel.get("id") or body["container"]["channel_id"],
                   response_url=body["response_url"], from_button=True,
                   channel_name=channel.get("name", ""))

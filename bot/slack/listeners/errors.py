@@ -6,10 +6,11 @@ import logging
 from typing import Any
 
 from slack_bolt import App
+from slack_sdk import WebClient
 
 from bot.slack.handling import Deps
 from bot.slack.replies import notice
-from bot.slack.web_api import ResponseUrl
+from bot.slack.web_api import ChannelPost, ResponseUrl
 
 SORRY = ("Sorry, something went wrong while answering; it has been logged. "
          "Try again in a minute, or `/segments help`.")
@@ -17,15 +18,22 @@ SORRY = ("Sorry, something went wrong while answering; it has been logged. "
 
 def register(app: App, deps: Deps) -> None:
     @app.error
-    def on_error(error: Exception, body: dict[str, Any], logger: logging.Logger) -> None:
+    def on_error(error: Exception, body: dict[str, Any], logger: logging.Logger,
+                 client: WebClient) -> None:
         logger.error("segbot failed to answer %s", _describe(body), exc_info=error)
         response_url = body.get("response_url")
         if response_url:
             ResponseUrl(response_url).post(notice(SORRY, from_button="actions" in body))
+        elif (body.get("container") or {}).get("type") == "view":  # a click on the Home tab
+            # a user ID as the channel: their direct messages with segbot
+            ChannelPost(client, body["user"]["id"]).post(notice(SORRY))
 
 
 def _describe(body: dict[str, Any]) -> str:
     """The request, without its customer-level text, for the log."""
     if "command" in body:
         return f"{body['command']} from {body.get('user_id')} in {body.get('channel_id')}"
+    if "event" in body:
+        event = body["event"]
+        return f"event {event.get('type')} from {event.get('user')}"
     return f"{body.get('type')} from {(body.get('user') or {}).get('id')}"

@@ -19,7 +19,15 @@ import pytest
 
 from bot.answers import Attachment
 from storage.store import Store
-from tests.bot.conftest import ALICE, GENERAL, MARKETING, PNG_MAGIC, BotFactory, RunningBot
+from tests.bot.conftest import (
+    ALICE,
+    GENERAL,
+    MARKETING,
+    PNG_MAGIC,
+    BotFactory,
+    RunningBot,
+    home_opened,
+)
 from tests.bot.fake_slack import FakeSlack
 
 pytestmark = pytest.mark.timeout(60)
@@ -50,7 +58,9 @@ def text_of(message: dict) -> str:
         if isinstance(block.get("text"), dict):
             parts.append(block["text"]["text"])
         parts.extend(f["text"] for f in block.get("fields", []))
-        parts.extend(e.get("text", "") for e in block.get("elements", []))
+        for element in block.get("elements", []):  # context texts, and buttons' labels
+            text = element.get("text", "")
+            parts.append(text if isinstance(text, str) else text.get("text", ""))
     return "\n".join(parts)
 
 
@@ -71,6 +81,45 @@ def test_segments_acks_then_answers_in_channel_with_a_chart(serve_bot: BotFactor
     assert upload["channel"] == MARKETING
     assert upload["bytes"].startswith(PNG_MAGIC)
     assert bot.slack.named("api", "auth.test"), "the token is checked when the app starts"
+
+
+def test_the_events_url_answers_slacks_url_verification_challenge(
+        serve_bot: BotFactory) -> None:
+    bot = serve_bot()
+    challenge = {"token": "deprecated", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkv"
+                 "FXO7tYXAYM8P", "type": "url_verification"}
+
+    status, body, seconds = bot.post(json.dumps(challenge))
+    forged, _, _ = bot.post(json.dumps(challenge), secret="not-the-secret")
+
+    assert (status, json.loads(body)) == (200, {"challenge": challenge["challenge"]})
+    assert seconds < 3
+    assert forged == 401
+
+
+def test_opening_the_home_tab_publishes_the_overview_to_that_person(
+        serve_bot: BotFactory) -> None:
+    bot = serve_bot()
+    status, _, seconds = bot.event(home_opened(ALICE))
+    assert status == 200 and seconds < 3
+    bot.slack.wait_for(lambda: len(bot.slack.named("api", "views.publish")) == 1)
+
+    [call] = bot.slack.named("api", "views.publish")
+    assert call.params["user_id"] == ALICE
+    [view] = bot.slack.homes(ALICE)  # accepted: type home, at most 100 blocks, within limits
+    run = bot.store.current_run()
+    text = text_of(view)
+    assert view["blocks"][0]["text"]["text"] == f"Customer segments — run {run.id}"
+    assert f"{run.finished_at:%Y-%m-%d %H:%M} UTC" in text and f"as of *{run.as_of}*" in text
+    for segment in bot.store.list_segments():
+        assert f"{segment.segment_id} · {segment.name}* — {segment.share:.0%}" in text
+        assert segment.action in text
+    buttons = [e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert {(b["action_id"], b["value"]) for b in buttons} == {
+        (action, str(s.segment_id)) for s in bot.store.list_segments()
+        for action in ("segment_profile", "segment_export")}
+    assert [(v.user_id, v.channel_id) for v in bot.store.home_viewers()] == [
+        (ALICE, home_opened(ALICE)["channel"])]
 
 
 def test_cluster_answers_the_segment_with_its_profile_chart(serve_bot: BotFactory) -> None:

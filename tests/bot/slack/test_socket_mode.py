@@ -24,7 +24,7 @@ from bot.settings import load_settings
 from bot.slack.app import create_app
 from bot.slack.server import socket_mode_handler
 from storage.store import Store
-from tests.bot.conftest import ALICE, MARKETING
+from tests.bot.conftest import ALICE, MARKETING, event_callback, home_opened
 from tests.bot.fake_slack import FakeSlack
 from tests.bot.serve_process import ServeProcess, free_port
 
@@ -143,3 +143,30 @@ def test_the_procfile_line_with_an_app_token_serves_socket_mode_and_health_on_po
     assert exit_code == 130, bot.log  # Ctrl-C
     assert "connected to Slack in Socket Mode" in bot.log
     assert f"answering /health on port {bot.port}" in bot.log
+
+
+@pytest.mark.slow
+def test_opening_the_home_over_socket_mode_publishes_it(slack: FakeSlack,
+                                                         db_path: Path) -> None:
+    socket = FakeSocketModeSlack([{"envelope_id": "env-home", "type": "events_api",
+                                   "accepts_response_payload": False,
+                                   "payload": event_callback(home_opened(ALICE))}])
+    socket.thread.start()
+    slack.socket_url = socket.url
+    settings = load_settings({"SLACK_BOT_TOKEN": "xoxb-test-token", "SLACK_APP_TOKEN": APP_TOKEN,
+                              "SEGBOT_SLACK_API_URL": slack.api_url, "SEGBOT_DB": str(db_path)},
+                             require_slack=True)
+    store = Store(settings.db_path)
+    handler = socket_mode_handler(create_app(settings, store), settings)
+    handler.connect()
+    try:
+        slack.wait_for(lambda: len(socket.acks()) == 1 and len(slack.homes(ALICE)) == 1)
+        assert socket.acked_at["env-home"] - socket.sent_at["env-home"] < 3
+        [view] = slack.homes(ALICE)
+        run = store.current_run()
+        assert view["type"] == "home" and len(view["blocks"]) <= 100
+        assert view["blocks"][0]["text"]["text"] == f"Customer segments — run {run.id}"
+        assert [viewer.user_id for viewer in store.home_viewers()] == [ALICE]
+    finally:
+        handler.close()
+        socket.server.shutdown()
