@@ -1,4 +1,5 @@
-"""The scheduled refresh inside the bot process: refresh on a cron schedule, then post the digest.
+"""The scheduled refresh inside the bot process: refresh on a cron schedule, then post the digest
+and publish the new run to the Home tab of everyone who has opened it.
 
 APScheduler 3 keeps jobs in memory, so a refresh missed while the bot was down is caught up on
 start when its slot is less than the misfire grace time ago. On start the bot also retries every
@@ -38,6 +39,7 @@ from bot.slack.digest_posts import (
     post_refresh_failure,
     retry_pending_digests,
 )
+from bot.slack.home import refresh_homes
 from segmentation.errors import DataError, SegmentationError
 from segmentation.model import ModelConfig
 from segmentation.sources import FileSource, TableSource
@@ -113,6 +115,7 @@ class ScheduledRefresh:
             return None
         log.info("scheduled refresh published run %s", run.id)
         self._post_digest(run)
+        self._refresh_homes()
         self._prune()
         return run
 
@@ -159,6 +162,11 @@ class ScheduledRefresh:
             log.error("digest of run %s not posted: %s", run.id, error)
             return
         log.info(outcome.detail)
+
+    def _refresh_homes(self) -> None:
+        """Everyone who has opened the Home tab sees the new run; failures are logged."""
+        outcome = refresh_homes(self.settings, self.store, self.client)
+        (log.warning if outcome.failed else log.info)(outcome.detail)
 
     def _prune(self) -> None:
         """Keep the newest SEGBOT_KEEP_RUNS runs; a failure is logged, the next run retries."""

@@ -38,7 +38,7 @@ from segmentation.model import ModelConfig
 from segmentation.synthetic import generate_customers, write_customers
 from storage.deliveries import DeliveryStatus
 from storage.store import Store
-from tests.bot.conftest import PNG_MAGIC
+from tests.bot.conftest import ALICE, BOB, PNG_MAGIC
 from tests.bot.fake_slack import FakeSlack
 
 CHANNEL = "C0DIGEST"
@@ -418,3 +418,25 @@ def test_a_second_bot_on_the_same_store_schedules_nothing_until_the_first_stops(
         standby.release()
         first.shutdown(wait=False)
         second.shutdown(wait=False)
+
+
+@pytest.mark.slow  # a full refresh
+def test_a_published_run_reaches_the_home_of_everyone_who_opened_it(
+        fake: FakeSlack, data: Path, tmp_path: Path, scheduler,
+        caplog: pytest.LogCaptureFixture) -> None:
+    store = Store(tmp_path / "segbot.db")
+    store.record_home_opened(ALICE, "D0ALICE", at=MONDAY_0600 - timedelta(days=1))
+    store.record_home_opened(BOB, "D0BOB", at=MONDAY_0600 - timedelta(days=2))
+    job, _ = start(settings_for(fake, data), store, scheduler, Clock(MONDAY_0600))
+    fake.fail("views.publish", "user_not_found")  # Alice has left the workspace
+
+    with caplog.at_level(logging.INFO, logger="bot.jobs.scheduler"):
+        run = job()
+
+    assert run is not None and posted_texts(fake) == ["Segments digest · Mon 09 Mar 2026"]
+    [home] = fake.homes(BOB)
+    assert home["blocks"][0]["text"]["text"] == f"Customer segments — run {run.id}"
+    assert fake.homes(ALICE) == []
+    assert [viewer.user_id for viewer in store.home_viewers()] == [BOB]
+    assert ("Home tab published to 1 of 2 people; 1 no longer in Slack, dropped (U0ALICE)"
+            in caplog.text)
