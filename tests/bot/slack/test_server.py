@@ -44,9 +44,12 @@ def test_manifest_declares_what_the_bot_handles() -> None:
     assert {"commands", "chat:write", "files:write"} <= set(scopes)
     assert "socket_mode_enabled: true" in manifest
     assert re.search(r"interactivity:\s+is_enabled: true", manifest)
-    # the DM that carries charts and exports can be opened, but not written to
-    assert re.search(r"app_home:.*\s+home_tab_enabled: false\s+messages_tab_enabled: true\s+"
-                     r"messages_tab_read_only_enabled: true", manifest)
+    # the Home tab, published on app_home_opened; the DM that carries charts and exports can
+    # be opened, but not written to
+    assert re.search(r"app_home:(\s+#.*)+\s+home_tab_enabled: true\s+"
+                     r"messages_tab_enabled: true\s+messages_tab_read_only_enabled: true",
+                     manifest)
+    assert re.search(r"event_subscriptions:\s+bot_events:\s+- app_home_opened\b", manifest)
 
 
 def test_procfile_starts_one_web_process_that_picks_its_mode() -> None:
