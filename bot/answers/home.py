@@ -8,12 +8,13 @@ caller decides who that is (`bot.slack.home`), and a click is access-checked aga
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.answers import comparison as compare
 from bot.answers.build import NO_RUN, run_context
 from bot.answers.digest import main_movements
-from bot.answers.parts import Button, ButtonAction
+from bot.answers.parts import Button, ButtonAction, Menu
 from segmentation.result import SegmentProfile
 from storage.errors import NoPublishedRun
 from storage.records import RunRecord
@@ -30,7 +31,7 @@ class HomeSegment:
 
     segment_id: int
     text: str
-    buttons: tuple[Button, ...] = ()
+    buttons: tuple[Button | Menu, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def home_page(store: Store, *, may_export: bool) -> HomePage:
     return HomePage(
         title=f"{TITLE} — run {run.id}",
         summary=run_summary(run, len(cmp.segments)),
-        segments=tuple(home_segment(segment, may_export=may_export)
+        segments=tuple(home_segment(segment, cmp.segments, may_export=may_export)
                        for segment in cmp.segments),
         movements=movements_text(cmp),
         context=(run_context(run), HELP_LINE))
@@ -73,10 +74,16 @@ def run_summary(run: RunRecord, segments: int) -> str:
             f"*{run.finished_at:%Y-%m-%d %H:%M} UTC* · {data}")
 
 
-def home_segment(segment: SegmentProfile, *, may_export: bool) -> HomeSegment:
-    """"1 · name — share (size)" and the segment's recommended action, with its buttons."""
+def home_segment(segment: SegmentProfile, segments: Sequence[SegmentProfile], *,
+                 may_export: bool) -> HomeSegment:
+    """"1 · name — share (size)" and the segment's recommended action, with its buttons:
+    Profile, Compare with… (any other segment; `/segments compare A B`), Export CSV."""
     value = str(segment.segment_id)
-    buttons = [Button("Profile", ButtonAction.PROFILE, value)]
+    buttons: list[Button | Menu] = [Button("Profile", ButtonAction.PROFILE, value)]
+    others = tuple((f"{other.segment_id} · {other.name}", f"{value} {other.segment_id}")
+                   for other in segments if other.segment_id != segment.segment_id)
+    if others:
+        buttons.append(Menu("Compare with…", ButtonAction.COMPARE, others))
     if may_export:
         buttons.append(Button("Export CSV", ButtonAction.EXPORT, value))
     return HomeSegment(

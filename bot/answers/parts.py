@@ -17,6 +17,7 @@ class ButtonAction(StrEnum):
 
     PROFILE = "segment_profile"  # "Profile" under each segment of the overview
     EXPORT = "segment_export"  # "Export CSV" under a segment
+    COMPARE = "segments_compare"  # the Home's "Compare with…" menu: the value is "A B"
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,15 @@ class Button:
     label: str
     action: ButtonAction
     value: str
+
+
+@dataclass(frozen=True)
+class Menu:
+    """A menu whose choice acts as a button would: `options` are (label, value) pairs."""
+
+    placeholder: str
+    action: ButtonAction
+    options: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)

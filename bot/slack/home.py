@@ -25,13 +25,15 @@ from slack_sdk.models.blocks import (
     DividerBlock,
     HeaderBlock,
     MarkdownTextObject,
+    Option,
     PlainTextObject,
     SectionBlock,
+    StaticSelectElement,
 )
 from slack_sdk.models.views import View
 
 from bot.answers.home import TITLE, HomePage, HomeSegment, home_page
-from bot.answers.parts import Button
+from bot.answers.parts import Button, Menu
 from bot.settings import Settings
 from bot.slack.blocks import (
     MAX_BUTTON_LABEL,
@@ -52,6 +54,11 @@ log = logging.getLogger(__name__)
 
 MAX_HOME_BLOCKS = 100
 MAX_CONTEXT_ELEMENTS = 10
+MAX_ACTIONS = 25  # elements in one actions block
+MAX_OPTIONS = 100  # options in one static select
+MAX_OPTION_TEXT = 75
+MAX_OPTION_VALUE = 150
+MAX_PLACEHOLDER = 150
 # Slack's answers to views.publish for a person it no longer knows (left, or removed).
 GONE_USER_ERRORS = frozenset({"user_not_found"})
 # Refusals that an admin must fix and that apply to every person alike: the Home tab turned
@@ -66,7 +73,7 @@ APP_WIDE_ERRORS = frozenset({"not_enabled", "missing_scope", "invalid_auth", "no
 def home_view(page: HomePage) -> dict[str, Any]:
     """The Home view payload: at most 100 blocks, each within Block Kit's limits."""
     head: list[Block] = [
-        HeaderBlock(text=PlainTextObject(text=clip(page.title, MAX_HEADER), emoji=False)),
+        HeaderBlock(text=_plain(page.title, MAX_HEADER)),
         *_text_blocks(page.summary)]
     tail: list[Block] = []
     if page.movements:
@@ -106,12 +113,26 @@ def _text_blocks(text: str) -> list[Block]:
             for chunk in split_text(escape(text))]
 
 
-def _actions(buttons: Sequence[Button], block_id: str) -> ActionsBlock:
+def _actions(controls: Sequence[Button | Menu], block_id: str) -> ActionsBlock:
     return ActionsBlock(block_id=block_id, elements=[
-        ButtonElement(text=PlainTextObject(text=clip(button.label, MAX_BUTTON_LABEL),
-                                           emoji=False),
-                      action_id=button.action.value, value=button.value[:MAX_BUTTON_VALUE])
-        for button in buttons])
+        _button(control) if isinstance(control, Button) else _menu(control)
+        for control in controls[:MAX_ACTIONS]])
+
+
+def _button(button: Button) -> ButtonElement:
+    return ButtonElement(text=_plain(button.label, MAX_BUTTON_LABEL),
+                         action_id=button.action.value, value=button.value[:MAX_BUTTON_VALUE])
+
+
+def _menu(menu: Menu) -> StaticSelectElement:
+    return StaticSelectElement(
+        placeholder=_plain(menu.placeholder, MAX_PLACEHOLDER), action_id=menu.action.value,
+        options=[Option(text=_plain(label, MAX_OPTION_TEXT), value=value[:MAX_OPTION_VALUE])
+                 for label, value in menu.options[:MAX_OPTIONS]])
+
+
+def _plain(text: str, limit: int) -> PlainTextObject:
+    return PlainTextObject(text=clip(text, limit), emoji=False)
 
 
 # -- one person's Home ---------------------------------------------------------------------

@@ -178,8 +178,18 @@ class RunningBot:
         """An Events API delivery of `event`, as JSON, signed as Slack sends it."""
         return self.post(json.dumps(event_callback(event)), **kwargs)
 
-    def home_click(self, action_id: str, value: str, *, user: str = ALICE) -> None:
-        """A click on a button of the Home tab: no channel and no response_url."""
+    def home_click(self, action_id: str, value: str, *, user: str = ALICE,
+                   menu: bool = False) -> None:
+        """A click on a button of the Home tab (with `menu`, a choice in one of its menus):
+        no channel and no response_url."""
+        action = ({"type": "static_select", "action_id": action_id, "block_id": "b1",
+                   "selected_option": {"text": {"type": "plain_text", "text": value},
+                                       "value": value},
+                   "placeholder": {"type": "plain_text", "text": "Compare with…"},
+                   "action_ts": "1700000001.000200"} if menu else
+                  {"type": "button", "action_id": action_id, "block_id": "b1",
+                   "text": {"type": "plain_text", "text": "Profile"}, "value": value,
+                   "action_ts": "1700000001.000200"})
         payload = {
             "type": "block_actions", "api_app_id": "A0SEGBOT", "token": "deprecated",
             "team": {"id": "T0FAKE", "domain": "fake"},
@@ -187,9 +197,7 @@ class RunningBot:
             "container": {"type": "view", "view_id": "V0HOME"},
             "trigger_id": "1337.42.home",
             "view": {"id": "V0HOME", "type": "home", "blocks": []},
-            "actions": [{"type": "button", "action_id": action_id, "block_id": "b1",
-                         "text": {"type": "plain_text", "text": "Profile"}, "value": value,
-                         "action_ts": "1700000001.000200"}],
+            "actions": [action],
         }
         status, _, _ = self.post({"payload": json.dumps(payload)})
         assert status == 200

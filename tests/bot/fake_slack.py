@@ -292,6 +292,11 @@ def _block_problems(block: dict[str, Any]) -> list[str]:
             problems.append("actions: 1 to 25 elements with distinct action_ids")
         problems += [f"button text of {len(e['text']['text'])} characters" for e in elements
                      if e.get("type") == "button" and not 0 < len(e["text"]["text"]) <= 75]
+        problems += [f"menu of {len(e.get('options') or [])} options" for e in elements
+                     if e.get("type") == "static_select" and not (
+                         1 <= len(e.get("options") or []) <= 100
+                         and all(len(o["text"]["text"]) <= 75 for o in e["options"])
+                         and len(e["placeholder"]["text"]) <= 150)]
     if kind not in ("section", "header", "actions", "context", "divider", "image"):
         problems.append(f"unexpected block type {kind!r}")
     return problems

@@ -1,4 +1,5 @@
-"""The buttons on answers and on the Home tab: "Profile" under each segment, "Export CSV"."""
+"""The buttons on answers and on the Home tab: "Profile" under each segment, "Export CSV",
+and the Home's "Compare with…" menu."""
 
 from __future__ import annotations
 
@@ -26,8 +27,15 @@ def register(app: App, deps: Deps) -> None:
         answer_command(deps, client, button_target(body, client), "cluster",
                        f"{action.get('value', '')} export")
 
+    def on_compare(ack: Ack, body: dict[str, Any], action: dict[str, Any],
+                   client: WebClient) -> None:
+        ack()
+        pair = (action.get("selected_option") or {}).get("value", "")
+        answer_command(deps, client, button_target(body, client), "segments", f"compare {pair}")
+
     app.action(ButtonAction.PROFILE.value)(on_profile)
     app.action(ButtonAction.EXPORT.value)(on_export)
+    app.action(ButtonAction.COMPARE.value)(on_compare)
 
 
 def button_target(body: dict[str, Any], client: WebClient) -> Target:

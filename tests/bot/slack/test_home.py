@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from bot.answers.home import HomePage, HomeSegment, home_page
-from bot.answers.parts import Button, ButtonAction
+from bot.answers.parts import Button, ButtonAction, Menu
 from bot.settings import load_settings
 from bot.slack.home import home_view, refresh_homes
 from bot.slack.replies import build_web_client
 from storage.store import Store
 from tests.bot.conftest import ALICE, BOB, PNG_MAGIC, BotFactory, copy_store, home_opened
-from tests.bot.fake_slack import FakeSlack, home_view_problems
+from tests.bot.fake_slack import Call, FakeSlack, home_view_problems
 from tests.bot.slack.test_http import text_of
 from tests.storage.conftest import T0
 
@@ -32,6 +32,12 @@ def opened_home(bot, user: str = ALICE, *, count: int = 1) -> dict:
     assert status == 200
     bot.slack.wait_for(lambda: len(bot.slack.homes(user)) >= count)
     return bot.slack.homes(user)[-1]
+
+
+def blocks_of(post: Call) -> list[dict]:
+    """The blocks of a chat.postMessage, however slack-sdk encoded them."""
+    blocks = post.params["blocks"]
+    return json.loads(blocks) if isinstance(blocks, str) else blocks
 
 
 def actions_of(view: dict) -> set[str]:
@@ -66,8 +72,8 @@ def test_export_buttons_only_for_people_allowed_to_see_customers(
 
     alice, bob = opened_home(bot, ALICE), opened_home(bot, BOB)
 
-    assert actions_of(alice) == {"segment_profile"}
-    assert actions_of(bob) == {"segment_profile", "segment_export"}
+    assert actions_of(alice) == {"segment_profile", "segments_compare"}
+    assert actions_of(bob) == {"segment_profile", "segments_compare", "segment_export"}
 
 
 def test_approved_channels_keep_exports_off_the_home(serve_bot: BotFactory) -> None:
@@ -75,7 +81,7 @@ def test_approved_channels_keep_exports_off_the_home(serve_bot: BotFactory) -> N
     # Home belongs to, so no Export button is shown there either.
     bot = serve_bot(SEGBOT_ALLOWED_CHANNELS="C0MARKET")
 
-    assert actions_of(opened_home(bot)) == {"segment_profile"}
+    assert actions_of(opened_home(bot)) == {"segment_profile", "segments_compare"}
 
 
 def test_a_profile_click_on_the_home_is_answered_in_the_clickers_dm(
@@ -90,12 +96,26 @@ def test_a_profile_click_on_the_home_is_answered_in_the_clickers_dm(
     [post] = bot.slack.delivered("api", "chat.postMessage")
     dm = post.params["channel"]
     assert opened.params["users"] == ALICE and dm.startswith("D")
-    blocks = json.loads(post.params["blocks"]) if isinstance(post.params["blocks"], str) \
-        else post.params["blocks"]
-    assert blocks[0]["text"]["text"] == f"Segment 2 · {segment.name}"
+    assert blocks_of(post)[0]["text"]["text"] == f"Segment 2 · {segment.name}"
     [shared] = bot.slack.delivered("api", "files.completeUploadExternal")
     assert shared.params["channel_id"] == dm
     assert [u.body for u in bot.slack.named("upload")] == [PNG_MAGIC]
+
+
+def test_choosing_a_segment_to_compare_with_answers_the_comparison_in_the_dm(
+        serve_bot: BotFactory) -> None:
+    bot = serve_bot(renderer=lambda attachment: PNG_MAGIC)
+    bot.home_click("segments_compare", "2 1", menu=True)
+
+    bot.slack.wait_for(lambda: bot.slack.delivered("api", "chat.postMessage")
+                       and bot.slack.delivered("api", "files.completeUploadExternal"))
+    [post] = bot.slack.delivered("api", "chat.postMessage")
+    assert post.params["channel"].startswith("D")
+    assert blocks_of(post)[0]["text"]["text"] == "Segment 2 vs segment 1"
+    [shared] = bot.slack.delivered("api", "files.completeUploadExternal")
+    assert shared.params["channel_id"] == post.params["channel"]
+    assert [c.params["filename"] for c in bot.slack.named(
+        "api", "files.getUploadURLExternal")] == ["compare-2-1-run1.png"]
 
 
 def test_an_export_click_from_a_stale_home_is_checked_again_and_audited(
@@ -160,7 +180,11 @@ def test_a_home_with_more_segments_than_blocks_lists_the_rest_as_lines() -> None
 
 
 def test_overlong_texts_are_clipped_to_block_kits_limits() -> None:
+    menu = Menu("C" * 200, ButtonAction.COMPARE,
+                tuple((f"{i} · " + "n" * 100, f"1 {i}") for i in range(2, 152)))
     page = replace(many_segments(3, text="<b>" + "x" * 5000), title="T" * 400)
+    page = replace(page, segments=tuple(replace(s, buttons=(*s.buttons, menu))
+                                        for s in page.segments))
 
     view = home_view(page)
 
@@ -241,7 +265,8 @@ def test_the_home_content_reads_the_run_from_the_store(viewers: Store) -> None:
     assert page.title == f"Customer segments — run {run.id}"
     assert [s.segment_id for s in page.segments] == [
         s.segment_id for s in viewers.list_segments()]
-    assert all(b.action is ButtonAction.PROFILE for s in page.segments for b in s.buttons)
+    assert [[b.action for b in s.buttons] for s in page.segments] == [
+        [ButtonAction.PROFILE, ButtonAction.COMPARE]] * len(page.segments)
     assert run.as_of and run.as_of in page.summary
 
 

@@ -114,10 +114,15 @@ def test_opening_the_home_tab_publishes_the_overview_to_that_person(
     for segment in bot.store.list_segments():
         assert f"{segment.segment_id} · {segment.name}* — {segment.share:.0%}" in text
         assert segment.action in text
-    buttons = [e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    assert {(b["action_id"], b["value"]) for b in buttons} == {
-        (action, str(s.segment_id)) for s in bot.store.list_segments()
+    segments = bot.store.list_segments()
+    controls = [e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert {(c["action_id"], c["value"]) for c in controls if c["type"] == "button"} == {
+        (action, str(s.segment_id)) for s in segments
         for action in ("segment_profile", "segment_export")}
+    menus = [c for c in controls if c["type"] == "static_select"]
+    assert {c["action_id"] for c in menus} == {"segments_compare"}
+    assert [[o["value"] for o in c["options"]] for c in menus] == [
+        [f"{s.segment_id} {o.segment_id}" for o in segments if o is not s] for s in segments]
     assert [(v.user_id, v.channel_id) for v in bot.store.home_viewers()] == [
         (ALICE, home_opened(ALICE)["channel"])]
 
