@@ -2,7 +2,9 @@
 
 A 1M-customer run takes ~80 MB; the store keeps the newest runs and deletes the rest in one
 transaction: their rows in the tables keyed by run_id, and their own tables
-(``run_<id>_<kind>``, see storage.run_tables) dropped whole. Segment ids stay never-reused:
+(``run_<id>_<kind>``, see storage.run_tables) dropped whole. Only the run's and its segments'
+summaries in the history tables stay (storage.segment_history), so `/segments history` still
+shows the runs deleted. Segment ids stay never-reused:
 the largest id ever given out is remembered in ``meta`` before the runs that used it are
 deleted.
 """
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 
 from storage.changes import LARGEST_SEGMENT_ID_KEY, next_segment_id
 from storage.run_tables import CUSTOMERS, run_tables
+from storage.segment_history import KEPT_TABLES
 
 MIN_KEEP = 2  # the current run and the one before it: the digest and movement compare them
 
@@ -62,14 +65,15 @@ def prune_runs(conn: sqlite3.Connection, keep: int, current_run_id: int | None) 
 
 
 def run_keyed_tables(conn: sqlite3.Connection) -> list[str]:
-    """Every table with a ``run_id`` column, by name: the rows that belong to a run.
+    """Every table with a ``run_id`` column, by name, but the history tables: the rows that
+    belong to a run and go with it.
 
     Read from the schema, so a table that a later migration adds is pruned with its run.
     """
     rows = conn.execute("SELECT m.name FROM sqlite_master AS m "
                         "JOIN pragma_table_info(m.name) AS c ON c.name = 'run_id' "
                         "WHERE m.type = 'table' ORDER BY m.name")
-    return [name for (name,) in rows]
+    return [name for (name,) in rows if name not in KEPT_TABLES]
 
 
 def remember_largest_segment_id(conn: sqlite3.Connection) -> None:

@@ -13,6 +13,7 @@ import sqlite3
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from storage import segment_history
 from storage.customers import AttributeColumn, SqlType, column_names, create_table
 from storage.run_tables import CUSTOMERS, run_table
 from storage.transactions import immediate_transaction
@@ -177,6 +178,22 @@ def create_home_viewers(db: Database) -> None:
         pk="user_id",
         not_null=["user_id", "opened_at"],
     )
+
+
+@MIGRATIONS(name="0008_create_segment_history")
+def create_segment_history(db: Database) -> None:
+    """Each run's and segment's summary (storage.segment_history), kept when a run is pruned;
+    back-filled from the runs already stored (runs pruned before are gone for good)."""
+    db.table(segment_history.RUNS).create(
+        {"run_id": int, "finished_at": str, "as_of": str, "customers": int, "labels": str,
+         "population": str},
+        pk="run_id", not_null=["run_id", "finished_at", "customers", "labels", "population"])
+    db.table(segment_history.SEGMENTS).create(
+        {"run_id": int, "segment_id": int, "name": str, "size": int, "share": float,
+         "means": str, "distinguishing": str},
+        pk=("run_id", "segment_id"),
+        not_null=["run_id", "segment_id", "name", "size", "share", "means", "distinguishing"])
+    segment_history.backfill(db.conn)
 
 
 def migrate(db: Database) -> None:

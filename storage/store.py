@@ -18,7 +18,15 @@ import pandas as pd
 from sqlite_utils import Database
 
 from segmentation.result import SegmentationResult, SegmentMatch, SegmentProfile
-from storage import audiences, codec, customers, deliveries, home_viewers, retention
+from storage import (
+    audiences,
+    codec,
+    customers,
+    deliveries,
+    home_viewers,
+    retention,
+    segment_history,
+)
 from storage import changes as run_changes
 from storage.audiences import Audience, Compiled, FieldRange, Fields
 from storage.changes import RetiredSegment, RunChanges, check_changes, check_still_current
@@ -29,6 +37,7 @@ from storage.home_viewers import HomeViewer
 from storage.records import AuditEntry, CustomerRecord, HistoryEntry, RunRecord
 from storage.run_tables import CUSTOMERS, run_table, run_tables
 from storage.schema import migrate
+from storage.segment_history import SegmentHistory
 from storage.transactions import immediate_transaction
 
 CURRENT_RUN_KEY = "current_run_id"
@@ -107,6 +116,7 @@ class Store:
             _insert_exclusions(db.conn, run_id, excluded)
             if changes is not None:
                 _insert_changes(db.conn, run_id, changes)
+            segment_history.record_run(db.conn, run_id)
             _set_current_run(db, run_id)
         return run_id
 
@@ -332,6 +342,11 @@ class Store:
             run_id = _resolve_run(db, run_id)
             return run_changes.movers(db.conn, run_id, _previous_run_id(db, run_id))
 
+    def segment_history(self, limit: int = 26) -> SegmentHistory:
+        """Every segment's size, share and means in the newest ``limit`` runs, pruned or not."""
+        with self._reading() as db:
+            return segment_history.load(db.conn, limit)
+
     def claim_delivery(self, run_id: int, channel: str, *, at: datetime) -> bool:
         """Claim the right to post run ``run_id``'s digest to ``channel``; False if it is
         posted, being posted, or was claimed by another process first."""
@@ -388,7 +403,8 @@ class Store:
             return home_viewers.forget(db.conn, user_id)
 
     def prune_runs(self, keep: int) -> retention.PruneReport:
-        """Delete every run but the newest ``keep`` (at least 2), in one transaction.
+        """Delete every run but the newest ``keep`` (at least 2), in one transaction; their
+        summaries stay for `segment_history`.
 
         Segment ids of deleted runs are never given out again. The file keeps its size:
         SQLite reuses the freed pages for the next runs (``vacuum`` returns them to the disk).

@@ -13,15 +13,18 @@ from storage.run_tables import run_table
 from tests.storage.conftest import T0, make_result, publish, shipped_migrations
 from tests.storage.test_movement import publish_with_changes
 
+HISTORY = ("history_runs", "history_segments")  # the summaries prune keeps for history
+
 
 def rows_of_run(db_path: Path, run_id: int) -> dict[str, int]:
-    """Rows that still belong to ``run_id``, per table: every table with a run_id column and
-    the run's own tables (``run_<id>_<kind>``, counted as ``kind``; 0 once dropped), found
-    here through sqlite-utils rather than the queries prune uses."""
+    """Rows that still belong to ``run_id``, per table: every table with a run_id column but
+    the history, and the run's own tables (``run_<id>_<kind>``, counted as ``kind``; 0 once
+    dropped), found here through sqlite-utils rather than the queries prune uses."""
     own = f"run_{run_id}_"
     with Database(db_path) as db:
         counts = {table.name: table.count_where("run_id = ?", [run_id])
-                  for table in db.tables if "run_id" in table.columns_dict}
+                  for table in db.tables
+                  if "run_id" in table.columns_dict and table.name not in HISTORY}
         counts["runs"] = db.table("runs").count_where("id = ?", [run_id])
         counts["customers"] = 0
         counts |= {table.name.removeprefix(own): table.count
@@ -60,6 +63,8 @@ def test_prune_keeps_the_newest_runs_and_deletes_every_row_of_the_others(
     assert store.current_run().id == fourth
     assert store.previous_run(fourth).id == third
     assert [entry.run_id for entry in store.get_customer("1005").history] == [fourth, third]
+    with Database(db_path) as db:  # the summaries of every run stay, for /segments history
+        assert [db.table(name).count_where("run_id = ?", [first]) for name in HISTORY] == [1, 3]
 
 
 def test_prune_with_nothing_old_enough_changes_nothing(store: Store, db_path: Path) -> None:

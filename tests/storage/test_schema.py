@@ -12,10 +12,11 @@ from tests.storage.conftest import make_result, publish, shipped_migrations
 
 TABLES = {"runs", "segments", "exclusions", "meta", "audit",
           "segment_matches", "retired_segments", "movement", "digest_deliveries",
-          "home_viewers", "_sqlite_migrations"}
+          "home_viewers", "history_runs", "history_segments", "_sqlite_migrations"}
 SHIPPED = ["0001_create_run_tables", "0002_create_audit", "0003_create_run_changes",
            "0004_create_digest_deliveries", "0005_audit_destination",
-           "0006_customers_per_run_table", "0007_create_home_viewers"]
+           "0006_customers_per_run_table", "0007_create_home_viewers",
+           "0008_create_segment_history"]
 
 
 def applied_names(path: Path) -> list[str]:
