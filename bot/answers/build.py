@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from typing import assert_never
 
-from bot.answers import audience, compare, comparison
+from bot.answers import audience, compare, comparison, history
 from bot.answers.csv_files import file_slug, members_csv
+from bot.answers.key_metrics import run_key_features
 from bot.answers.parts import Answer, Attachment, Button, ButtonAction, Chart, ChartKind, Section
 from bot.answers.requests import HELP_TEXT, Request, RequestKind
 from segmentation.naming import format_value
-from segmentation.order_profile import LEAD_ATTRIBUTES, OVERVIEW_FEATURES
+from segmentation.order_profile import LEAD_ATTRIBUTES
 from segmentation.result import FeatureStat, SegmentProfile, order_roles
 from storage.conditions import ConditionError
 from storage.errors import NoPublishedRun, NotFound
@@ -50,6 +50,12 @@ def _build(store: Store, request: Request) -> Answer:
                                 "`/segments where income > 50000`.")
         case RequestKind.EXPORT:
             return export_answer(store, int(request.argument))
+        case RequestKind.HISTORY if request.argument:
+            return history.segment_history_answer(store, int(request.argument),
+                                                  run_context(_require_run(store)))
+        case RequestKind.HISTORY:
+            run = _require_run(store)
+            return history.segments_history_answer(store, run, run_context(run))
         case RequestKind.COMPARE:
             run = _require_run(store)
             return compare.compare_answer(store, run, int(request.argument),
@@ -104,19 +110,10 @@ def run_context(run: RunRecord) -> str:
             f"{rows} · k={run.k}{quality}")
 
 
-def key_features(segments: Sequence[SegmentProfile], count: int = 3) -> list[str]:
-    """The features that differ most between segments: shown for every segment alike."""
-    strength: dict[str, float] = {}
-    for segment in segments:
-        for rank, feature in enumerate(segment.distinguishing[:count]):
-            strength[feature] = strength.get(feature, 0.0) + count - rank
-    return sorted(strength, key=lambda f: -strength[f])[:count]
-
-
 def overview_answer(store: Store) -> Answer:
     run = _require_run(store)
     segments = store.list_segments(run.id)
-    keys = list(OVERVIEW_FEATURES) if order_roles(run.columns) else key_features(segments)
+    keys = run_key_features(run, segments)
     sections = [Section(f"*{len(segments)} segments* from {run.rows_kept:,} customers. "
                         f"{run.k_reason}")]
     for segment in segments:

@@ -18,6 +18,7 @@ class ButtonAction(StrEnum):
     PROFILE = "segment_profile"  # "Profile" under each segment of the overview
     EXPORT = "segment_export"  # "Export CSV" under a segment
     COMPARE = "segments_compare"  # the Home's "Compare with…" menu: the value is "A B"
+    HISTORY = "segment_history"  # "History" of a segment over the stored runs
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class ChartKind(Enum):
     SCATTER = "scatter"
     AUDIENCE = "audience"
     COMPARE = "compare"
+    HISTORY = "history"
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,5 +128,7 @@ def chart_function(kind: ChartKind) -> Callable[..., bytes]:
             return charts.render_audience_chart
         case ChartKind.COMPARE:
             return comparison_charts.render_compare_chart
+        case ChartKind.HISTORY:
+            return comparison_charts.render_history_chart
         case _:
             assert_never(kind)

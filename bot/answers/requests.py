@@ -16,16 +16,18 @@ _WHERE = re.compile(r"^(?P<head>.*?)\s*\bwhere\b(?P<condition>.*?)(?P<export>\s+
                     re.IGNORECASE | re.DOTALL)
 
 HELP_TEXT = (
-    "*segbot* answers questions about customer segments:\n"
-    "• `/segments` — the segments of the latest run, with sizes and what sets them apart: "
-    "`/segments`\n"
-    "• `/segments changes` — who moved between segments since the previous run: "
-    "`/segments changes`\n"
-    "• `/cluster N` — segment N in detail: description, action, profile chart: `/cluster 2`\n"
-    "• `/cluster N export` — a CSV of segment N's customers for a campaign tool: "
-    "`/cluster 2 export`\n"
+    "*segbot* answers questions about customer segments (each form, then an example):\n"
+    "• `/segments` — the segments of the latest run, with sizes and what sets them apart\n"
+    "• `/segments changes` — who moved between segments since the previous run\n"
+    "• `/segments history` — each segment's share and key metrics over the refreshes, new "
+    "and retired segments marked\n"
     "• `/segments compare A B` — two segments side by side, where they differ most and "
     "their actions: `/segments compare 1 2`\n"
+    "• `/cluster N` — segment N in detail: description, action, profile chart: `/cluster 2`\n"
+    "• `/cluster N history` — segment N over the refreshes, with what sets it apart: "
+    "`/cluster 2 history`\n"
+    "• `/cluster N export` — a CSV of segment N's customers for a campaign tool: "
+    "`/cluster 2 export`\n"
     "• `/cluster N where …` — how many of segment N match a condition, and their profile: "
     "`/cluster 2 where income > 50k and education = PhD`\n"
     "• `/segments where …` — the same across all segments, by segment: "
@@ -57,6 +59,7 @@ class RequestKind(StrEnum):
     SEGMENT = "segment"
     AUDIENCE = "audience"  # counts and means of customers matching a condition
     COMPARE = "compare"  # two segments side by side
+    HISTORY = "history"  # every segment, or one, over the stored runs
     EXPORT = "export"
     CUSTOMER = "customer"
 
@@ -111,6 +114,8 @@ def _parse_segments(words: list[str]) -> Request:
         return Request(RequestKind.HELP)
     if len(words) == 1 and words[0].lower() == "changes":
         return Request(RequestKind.CHANGES)
+    if len(words) == 1 and words[0].lower() == "history":
+        return Request(RequestKind.HISTORY)
     if words[0].lower() == "compare":
         return _parse_compare(words[1:])
     raise UsageError(_usage("segments"))
@@ -139,7 +144,7 @@ def _parse_cluster(words: list[str]) -> Request:
     return Request(RequestKind.SEGMENT, str(int(words[0])))
 
 
-_CLUSTER_ACTIONS = {"export": RequestKind.EXPORT}
+_CLUSTER_ACTIONS = {"export": RequestKind.EXPORT, "history": RequestKind.HISTORY}
 
 
 def _parse_where(command: str, where: re.Match[str]) -> Request:
@@ -169,12 +174,12 @@ def _parse_customer(words: list[str]) -> Request:
 
 def _usage(command: str) -> str:
     return {
-        "segments": "Usage: `/segments`, `/segments changes`, "
+        "segments": "Usage: `/segments`, `/segments changes`, `/segments history`, "
                     "`/segments compare A B`, `/segments where CONDITION` or "
                     "`/segments help`.",
         "compare": "Usage: `/segments compare A B` with two different segment numbers from "
                    "`/segments` (e.g. `/segments compare 1 2`).",
-        "cluster": "Usage: `/cluster N`, `/cluster N export` or "
+        "cluster": "Usage: `/cluster N`, `/cluster N export`, `/cluster N history` or "
                    "`/cluster N where CONDITION`, where N is a segment number from `/segments` "
                    "(e.g. `/cluster 2`).",
         "customer": "Usage: `/customer ID` with one customer id (letters, digits, `-_.:@`; "

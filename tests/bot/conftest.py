@@ -80,6 +80,16 @@ def two_runs(path: Path) -> Store:
     return store
 
 
+def three_runs(path: Path) -> Store:
+    """`two_runs`, then run 3 a week later: customers 1020-1079 in segments 1, 2 and 4."""
+    store = two_runs(path)
+    third = make_result(n_customers=60, first_id=1020, shift=2).with_segment_ids(
+        {1: 1, 2: 2, 3: 4})
+    store.publish_run(third, started_at=T0 + timedelta(days=14),
+                      finished_at=T0 + timedelta(days=14, minutes=1))
+    return store
+
+
 @pytest.fixture
 def db_path(published_db: Path, tmp_path: Path) -> Path:
     """A private copy of the published store, so one test's audit rows stay its own."""

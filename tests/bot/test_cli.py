@@ -10,6 +10,7 @@ import pytest
 
 from bot.cli import main
 from storage.store import Store
+from tests.bot.conftest import copy_store, three_runs
 
 
 def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
@@ -264,3 +265,25 @@ def test_ask_compare_answers_with_a_chart_of_both_segments(db_path, tmp_path, ca
 def test_ask_compare_of_an_unknown_segment_is_one_error_line(db_path, capsys) -> None:
     code, _, err = run_cli(["ask", "/segments compare 1 42", "--db", str(db_path)], capsys)
     assert code == 2 and "segbot: error: no segment 42 in run 1; segments are" in err
+
+
+def test_ask_history_answers_with_a_chart_of_every_run(two_run_db, tmp_path, capsys) -> None:
+    db = copy_store(two_run_db, tmp_path / "segbot.db")
+    charts = tmp_path / "charts"
+    code, out, _ = run_cli(["ask", "/segments history", "--db", str(db), "--charts",
+                            str(charts)], capsys)
+    chart = charts / "history-run2.png"
+    assert code == 0 and "2 refreshes from run 1" in out
+    assert f"chart written: {chart}" in out and chart.read_bytes().startswith(b"\x89PNG")
+
+
+def test_ask_cluster_history_after_prune_still_shows_the_pruned_runs(tmp_path, capsys) -> None:
+    db = tmp_path / "weeks.db"
+    three_runs(db)
+    assert run_cli(["prune", "--keep", "2", "--db", str(db)], capsys)[0] == 0
+    code, out, _ = run_cli(["ask", "/cluster 1 history", "--db", str(db), "--charts",
+                            str(tmp_path)], capsys)
+    assert code == 0 and "in 3 of the 3 refreshes shown" in out
+    assert [line.split(" · ")[0] for line in out.splitlines() if line.startswith("• run")] == \
+        ["• run 3", "• run 2", "• run 1"]
+    assert (tmp_path / "history-segment-1-run3.png").read_bytes().startswith(b"\x89PNG")

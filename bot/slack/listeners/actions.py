@@ -1,5 +1,5 @@
 """The buttons on answers and on the Home tab: "Profile" under each segment, "Export CSV",
-and the Home's "Compare with…" menu."""
+"History" beside each segment of the history, and the Home's "Compare with…" menu."""
 
 from __future__ import annotations
 
@@ -33,9 +33,16 @@ def register(app: App, deps: Deps) -> None:
         pair = (action.get("selected_option") or {}).get("value", "")
         answer_command(deps, client, button_target(body, client), "segments", f"compare {pair}")
 
+    def on_history(ack: Ack, body: dict[str, Any], action: dict[str, Any],
+                   client: WebClient) -> None:
+        ack()
+        answer_command(deps, client, button_target(body, client), "cluster",
+                       f"{action.get('value', '')} history")
+
     app.action(ButtonAction.PROFILE.value)(on_profile)
     app.action(ButtonAction.EXPORT.value)(on_export)
     app.action(ButtonAction.COMPARE.value)(on_compare)
+    app.action(ButtonAction.HISTORY.value)(on_history)
 
 
 def button_target(body: dict[str, Any], client: WebClient) -> Target:

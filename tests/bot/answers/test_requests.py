@@ -95,3 +95,40 @@ def test_a_compare_without_two_different_segments_says_what_is_expected(
         text: str, expected: str) -> None:
     with pytest.raises(UsageError, match=expected):
         parse_request("/segments", text)
+
+
+@pytest.mark.parametrize("command, text, argument", [
+    ("/segments", "history", ""),
+    ("/segments", " HISTORY ", ""),
+    ("/cluster", "2 history", "2"),
+    ("/cluster", "04 History", "4"),
+])
+def test_history_of_every_segment_or_one(command: str, text: str, argument: str) -> None:
+    request = parse_request(command, text)
+    assert (request.kind, request.argument) == ("history", argument)
+
+
+@pytest.mark.parametrize("command, text", [
+    ("/segments", "history 2"),
+    ("/cluster", "history"),
+    ("/cluster", "2 history now"),
+    ("/cluster", "0 history"),
+])
+def test_a_history_in_another_form_explains_the_usage(command: str, text: str) -> None:
+    with pytest.raises(UsageError, match="Usage"):
+        parse_request(command, text)
+
+
+def test_help_shows_every_form_with_an_example() -> None:
+    from bot.answers.requests import HELP_TEXT
+
+    examples = ["`/segments`", "`/segments changes`", "`/segments history`",
+                "`/segments compare 1 2`", "`/cluster 2`", "`/cluster 2 history`",
+                "`/cluster 2 export`", "`/cluster 2 where income > 50k and education = PhD`",
+                "`/segments where days since last purchase >= 60`",
+                "`/cluster 2 where age between 30 and 45 export`", "`/customer 5524`",
+                "`/segments help`"]
+    for example in examples:
+        assert example in HELP_TEXT
+        command, _, text = example.strip("`").partition(" ")
+        parse_request(command, text)  # every example is a request segbot understands
