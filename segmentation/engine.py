@@ -10,6 +10,7 @@ import pandas as pd
 
 from segmentation import rfm_naming
 from segmentation.cleaning import ID
+from segmentation.forecast import HORIZON_DAYS, add_forecast
 from segmentation.model import FittedModel, ModelConfig, fit_model
 from segmentation.order_profile import order_columns_for, prepare_orders
 from segmentation.prepare import PreparedData, prepare_customers
@@ -39,17 +40,22 @@ def segment_customers(raw: pd.DataFrame, *, source: str, config: ModelConfig | N
     overrides = overrides or SchemaOverrides()
     progress(f"cleaning {len(raw):,} row{'' if len(raw) == 1 else 's'}")
     columns = order_columns_for(raw, overrides)
+    forecast = None
     if columns is None:
         prepared = prepare_customers(raw, overrides)
     else:
         progress(f"found an order history ({columns.describe()}): one row per customer next")
         prepared = prepare_orders(raw, columns, overrides.as_of)
+        progress(f"forecasting the next {HORIZON_DAYS} days of {len(prepared.frame):,} "
+                 "customers (BG/NBD, Gamma-Gamma)")
+        prepared, forecast = add_forecast(prepared)
     progress(f"fitting the model on {len(prepared.frame):,} customers "
              f"({len(prepared.numeric) + len(prepared.categorical)} features)")
     fitted = fit_model(prepared.frame, prepared.numeric, prepared.categorical, config,
                        prepared.log_scaled)
     progress(f"profiling {fitted.selection.chosen_k} segments")
-    return _assemble(prepared, fitted, source, config)
+    result = _assemble(prepared, fitted, source, config)
+    return replace(result, forecast=forecast)
 
 
 def segment_table(loaded: LoadedTable, *, config: ModelConfig | None = None,

@@ -39,6 +39,8 @@ FEATURE_LABELS: dict[str, str] = {
     "trend": "Trend, recent vs before",
     "returns_count": "Returns",
     "returns_value": "Value returned",
+    "repeat_purchases": "Purchases after the first day",
+    "repeat_value": "Value bought after the first day",
 }
 _SHARE_LABELS = {"category_share": "Share of spend on {}", "channel_share": "Share of spend via {}"}
 
@@ -84,6 +86,10 @@ def customer_features(orders: pd.DataFrame, columns: OrderColumns | None = None,
     - returns_count (return rows), returns_value (their value, positive)
     - category_share:<value>, channel_share:<value>: share of the customer's spend on each of
       the top `MAX_SHARE_COLUMNS` values by spend (0 when the customer spent nothing)
+    - repeat_purchases: occasions on later days than the first purchase; repeat_value: their
+      value (the spend model's input: the mean value of repeat purchases). Without order ids
+      repeat_purchases is frequency - 1; with them, orders placed on the first day count
+      with the first purchase.
 
     Money columns, trend-by-value, returns and shares need an amount column. ``columns``
     (the `OrderColumns` read) may be left out: the frame's own columns say which roles exist.
@@ -103,6 +109,9 @@ def customer_features(orders: pd.DataFrame, columns: OrderColumns | None = None,
     occasion_customer, occasion_day = _occasions(
         codes[bought], day[bought], None if order is None else order[bought])
     columns_out = _rhythm(occasion_customer, occasion_day, as_of_day, count)
+    first = columns_out["first"]
+    columns_out["repeat_purchases"] = np.bincount(
+        occasion_customer[occasion_day > first[occasion_customer]], minlength=count)
     first_day = pd.Timestamp(np.datetime64(int(day[valid].min()), "D"))
     window = trend_window_days(first_day, pd.Timestamp(np.datetime64(as_of_day, "D")))
     if amount is None:
@@ -110,6 +119,9 @@ def customer_features(orders: pd.DataFrame, columns: OrderColumns | None = None,
                                       window, count)
     else:
         columns_out |= _money(codes, amount, valid, bought, columns_out["frequency"], count)
+        later = bought & (day > first[np.maximum(codes, 0)])
+        columns_out["repeat_value"] = np.bincount(codes[later], weights=amount[later],
+                                                  minlength=count)
         columns_out["trend"] = _trend(codes[bought], as_of_day - day[bought], amount[bought],
                                       window, count)
         spend = np.where(bought, amount, 0.0)

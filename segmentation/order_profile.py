@@ -52,6 +52,9 @@ SHOWN = ("last_purchase", "frequency", "monetary_total", "monetary_avg", "recenc
 LEAD_ATTRIBUTES = ("last_purchase", "frequency", "monetary_total", "monetary_avg")
 OVERVIEW_FEATURES = ("recency_days", "frequency", "monetary_total")  # R, F and M per segment
 MAX_SHOWN_SHARES = 3
+# What the forecast (segmentation.forecast) reads of each customer, beyond the above.
+FORECAST_INPUTS = ("frequency", "recency_days", "tenure_days", "repeat_purchases",
+                   "repeat_value")
 _DATE_COLUMNS = ("first_purchase", "last_purchase")
 
 _ROLE_REASONS = {
@@ -120,7 +123,9 @@ def prepare_orders(raw: pd.DataFrame, columns: OrderColumns,
     labels = {column: feature_label(column) for column in (*profiled, *shown)}
     report = CleaningReport(len(raw), len(features), tuple(steps),
                             order_rows_used=len(orders) - int(later.sum()))
-    keep = list(dict.fromkeys((ID, *profiled, *shown)))
+    # the forecast's inputs (segmentation.forecast) ride along, neither profiled nor shown
+    inputs = (c for c in FORECAST_INPUTS if c in frame.columns)
+    keep = list(dict.fromkeys((ID, *profiled, *shown, *inputs)))
     return PreparedData(frame[keep].reset_index(drop=True), clustered, (), profiled, shown,
                         labels, cut, _decisions(raw, columns, clustered, profiled, shown),
                         report, excluded, shown_categories=(), log_scaled=LOG_SCALED)

@@ -172,6 +172,45 @@ class SegmentProfile:
         )
 
 
+@dataclass(frozen=True)
+class ForecastReport:
+    """The purchase and spend models fitted to an order history's customers and their fit
+    checks (`segmentation.forecast`), or, when ``fitted`` is False, why there are none.
+
+    Times are in ``time_unit``. ``expected_repeats`` is the repeat purchases the model
+    expects over each customer's own history, against the ``actual_repeats`` they made;
+    ``largest_slope`` the log-likelihood's largest slope at the estimate (0 at an optimum).
+    """
+
+    fitted: bool
+    reason: str  # why there are no predictions; empty when fitted
+    customers: int
+    repeat_buyers: int
+    horizon_days: int
+    actual_repeats: int
+    time_unit: str = "weeks"
+    parameters: dict[str, float] = field(default_factory=dict)  # BG/NBD r, alpha, a, b
+    log_likelihood: float | None = None
+    largest_slope: float | None = None
+    expected_repeats: float | None = None
+    spend_parameters: dict[str, float] = field(default_factory=dict)  # Gamma-Gamma p, q, v
+    spend_reason: str = ""  # why there is no value prediction; empty when there is
+    spend_correlation: float | None = None
+
+    def not_fitted(self, reason: str) -> ForecastReport:
+        return replace(self, fitted=False, reason=reason)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("log_likelihood", "largest_slope", "expected_repeats", "spend_correlation"):
+            data[key] = _finite_or_none(data[key])
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ForecastReport:
+        return cls(**data)
+
+
 @dataclass(frozen=True, eq=False)
 class SegmentationResult:
     """Everything one segmentation run produced, ready to publish.
@@ -183,6 +222,9 @@ class SegmentationResult:
       aligned with ``assignments``.
     - ``excluded``: customer_id (str), reason (str): customers cleaning dropped.
     - ``projection``: pc1, pc2, segment_id for a fixed-size sample (scatter chart).
+
+    An order history's run carries a ``forecast``; when it fitted, ``attributes`` holds each
+    customer's P(active) and expected purchases and value (`segmentation.forecast`).
     """
 
     source: str
@@ -203,6 +245,7 @@ class SegmentationResult:
     projection: pd.DataFrame
     explained_variance: tuple[float, ...] = ()
     model_spec: dict[str, Any] | None = None  # spec.ModelSpec.to_dict(): not stored
+    forecast: ForecastReport | None = None  # order histories only
 
     @property
     def k(self) -> int:

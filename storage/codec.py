@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from segmentation.result import (
     CleaningReport,
     ColumnDecision,
+    ForecastReport,
     KSelection,
     SegmentationResult,
     SegmentProfile,
@@ -81,6 +82,7 @@ def run_row(result: SegmentationResult, *, started_at: datetime,
         "attribute_columns": dumps(attribute_columns(result.attributes)),
         "projection": dumps({column: projection[column].tolist()
                              for column in ("pc1", "pc2", "segment_id")}),
+        "forecast": None if result.forecast is None else dumps(result.forecast.to_dict()),
     }
 
 
@@ -189,6 +191,8 @@ RUN_FIELD_DECODERS: dict[str, Callable[[Any], Any]] = {
     "features": _json_tuple, "profile_features": _json_tuple,
     "feature_labels": json.loads, "population": json.loads,
     "explained_variance": _json_tuple, "attribute_columns": _json_tuple,
+    "forecast": lambda text: None if text is None else ForecastReport.from_dict(
+        json.loads(text)),
 }
 
 # The runs columns a RunRecord is read from (projection, a large sample, is read on its own).

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from segmentation.result import CleaningReport, ColumnDecision, KSelection
+from segmentation.result import CleaningReport, ColumnDecision, ForecastReport, KSelection
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,9 @@ class RunRecord:
     population: dict[str, dict[str, float | None]]
     explained_variance: tuple[float, ...]
     attribute_columns: tuple[str, ...]
+    # An order history's purchase and spend models, or why it has none; None for a
+    # customer table (and runs published before forecasts existed).
+    forecast: ForecastReport | None = None
 
     @property
     def duration_seconds(self) -> float:

@@ -196,6 +196,13 @@ def create_segment_history(db: Database) -> None:
     segment_history.backfill(db.conn)
 
 
+@MIGRATIONS(name="0009_run_forecast")
+def add_run_forecast(db: Database) -> None:
+    """An order history's purchase and spend models: parameters, fit checks, or why a run
+    has no predictions (segmentation.result.ForecastReport, as JSON)."""
+    db.table("runs").add_column("forecast", str)
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration, holding the write lock so concurrent openers queue."""
     if not MIGRATIONS.pending(db):

@@ -14,6 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent  # the checkout
 DATA = ROOT / "tests" / "data"  # shipped fixtures: see tests/data/README.md
 REFERENCE_CSV = DATA / "marketing_campaign.csv"
 ORDERS_CSV = DATA / "cdnow_transactions.csv"
+# The paper's 1/10 CDNOW sample (2,357 customers), which BG/NBD was published on.
+CDNOW_SAMPLE_CSV = DATA / "cdnow_sample.csv"
 
 # Tests talk only to servers on 127.0.0.1; slack-sdk would otherwise honour a proxy.
 for _name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):

@@ -120,9 +120,10 @@ def publish_legacy(path: Path, result: SegmentationResult, minutes: int = 0) -> 
     started = T0 + timedelta(minutes=minutes)
     names = codec.attribute_columns(result.attributes)
     values = result.attributes[names].astype(object).to_numpy().tolist()
+    row = codec.run_row(result, started_at=started, finished_at=started + timedelta(seconds=42))
+    del row["forecast"]  # added by 0009
     with Database(path) as db, db.conn:
-        run_id = db.table("runs").insert(codec.run_row(
-            result, started_at=started, finished_at=started + timedelta(seconds=42))).last_rowid
+        run_id = db.table("runs").insert(row).last_rowid
         db.table("segments").insert_all(
             {"run_id": run_id, **row} for row in codec.segment_rows(result))
         db.table("assignments").insert_all(

@@ -11,9 +11,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from segmentation.result import ForecastReport
 from storage import RunRecord, Store
 from storage.codec import RUN_FIELD_DECODERS, run_row, text_order
-from tests.storage.conftest import T0, make_result
+from tests.storage.conftest import T0, make_result, publish
 
 # Kept out of RunRecord on purpose: Store.projection reads this sample of points on its own.
 RUNS_COLUMNS_NOT_IN_RECORD = {"projection"}
@@ -64,3 +65,21 @@ def test_numbered_customers_are_ordered_as_sqlite_compares_text() -> None:
 ])
 def test_any_ids_are_ordered_as_sqlite_compares_text(ids: list[str]) -> None:
     assert _sorted_by(text_order, ids) == sorted(ids, key=str.encode)
+
+
+def test_a_runs_forecast_is_read_back_as_published(store: Store) -> None:
+    fitted = ForecastReport(
+        fitted=True, reason="", customers=30, repeat_buyers=12, horizon_days=90,
+        actual_repeats=40, parameters={"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426},
+        log_likelihood=-9582.4, largest_slope=0.004, expected_repeats=41.5,
+        spend_parameters={}, spend_reason="the order history has no amounts",
+        spend_correlation=float("nan"))
+    first = publish(store, dataclasses.replace(make_result(), forecast=fitted))
+    not_fitted = fitted.not_fitted("only 1 of 30 customers bought again")
+    second = publish(store, dataclasses.replace(make_result(), forecast=not_fitted), minutes=1)
+    third = publish(store, make_result(), minutes=2)
+
+    assert store.get_run(first).forecast == dataclasses.replace(fitted, spend_correlation=None)
+    assert store.get_run(second).forecast == \
+        dataclasses.replace(not_fitted, spend_correlation=None)
+    assert store.get_run(third).forecast is None
