@@ -30,7 +30,7 @@ TRAIT_PHRASES: dict[str, tuple[str | None, str | None]] = {
     "NumWebVisitsMonth": ("Frequent web visitors", "Rare web visitors"),
     "TenureDays": ("Long-standing", "Newer customers"),
 }
-PERCENT_FEATURES = frozenset({"OnlineShare", "one_time_buyer"})
+PERCENT_FEATURES = frozenset({"OnlineShare", "one_time_buyer", "p_active", "likely_lost"})
 # Share columns of an order history ("category_share:Books") read as percentages too.
 PERCENT_PREFIXES = ("category_share:", "channel_share:")
 SIGNED_FEATURES = frozenset({"trend"})  # -1..1: the sign says which way

@@ -7,9 +7,11 @@ from typing import assert_never
 
 from bot.answers import audience, compare, comparison, history
 from bot.answers.csv_files import file_slug, members_csv
+from bot.answers.forecast_lines import no_forecast, segment_forecast
 from bot.answers.key_metrics import run_key_features
 from bot.answers.parts import Answer, Attachment, Button, ButtonAction, Chart, ChartKind, Section
 from bot.answers.requests import HELP_TEXT, Request, RequestKind
+from segmentation.forecast import EXPECTED_PURCHASES, EXPECTED_VALUE, P_ACTIVE
 from segmentation.naming import format_value
 from segmentation.order_profile import LEAD_ATTRIBUTES
 from segmentation.result import FeatureStat, SegmentProfile, order_roles
@@ -116,9 +118,14 @@ def overview_answer(store: Store) -> Answer:
     keys = run_key_features(run, segments)
     sections = [Section(f"*{len(segments)} segments* from {run.rows_kept:,} customers. "
                         f"{run.k_reason}")]
+    if (why := no_forecast(run)) is not None:
+        sections.append(Section(why))
     for segment in segments:
         metrics = " · ".join(f"{stat.label} {format_value(feature, stat.mean)}"
                              for feature in keys if (stat := segment.stat(feature)))
+        if run.forecast is not None and (ahead := segment_forecast(
+                segment, run.forecast.horizon_days)) is not None:
+            metrics += f"\n{ahead}"
         sections.append(Section(
             f"*{segment.segment_id} · {segment.name}* — {segment.share:.0%} "
             f"({segment.size:,})\n{metrics}",
@@ -139,6 +146,7 @@ def segment_answer(store: Store, segment_id: int) -> Answer:
                     if shares)
     sections = [
         Section(segment.description),
+        *_forecast_sections(run, segment),
         Section(f"*Recommended action:* {segment.action}"),
         Section("*What sets them apart* (segment vs all customers; index 100 = average)",
                 fields=fields),
@@ -153,6 +161,14 @@ def segment_answer(store: Store, segment_id: int) -> Answer:
                        Chart(ChartKind.PROFILE, (segment,)))
     return Answer(f"Segment {segment.segment_id} · {segment.name}", tuple(sections),
                   run_context(run), charts=(chart,), in_channel=True)
+
+
+def _forecast_sections(run: RunRecord, segment: SegmentProfile) -> tuple[Section, ...]:
+    if run.forecast is None:
+        return ()
+    ahead = segment_forecast(segment, run.forecast.horizon_days)
+    text = f"*Forecast:* {ahead}" if ahead is not None else no_forecast(run)
+    return (Section(text),) if text else ()
 
 
 def _versus_population(stat: FeatureStat) -> str:
@@ -205,10 +221,11 @@ def _customer_fields(record: CustomerRecord, segment: SegmentProfile,
                      run: RunRecord) -> tuple[str, ...]:
     """What sets the segment apart first, then the rest; Slack shows ten fields at most.
 
-    An order history leads with the purchases: last purchase, how many, total, average order.
+    An order history leads with the purchases: last purchase, how many, total, average order,
+    then the forecast: P(active), purchases and value expected in the next 90 days.
     """
     orders = bool(order_roles(run.columns))
-    lead = LEAD_ATTRIBUTES if orders else ()
+    lead = (*LEAD_ATTRIBUTES, P_ACTIVE, EXPECTED_PURCHASES, EXPECTED_VALUE) if orders else ()
     rank = {feature: i for i, feature in enumerate(dict.fromkeys(
         (*lead, *segment.distinguishing)))}
     ordered = sorted(record.attributes.items(), key=lambda item: rank.get(item[0], len(rank)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from bot.answers import comparison as compare
 from bot.answers.build import run_context
 from bot.answers.csv_files import csv_bytes
+from bot.answers.forecast_lines import digest_value_lines, no_forecast
 from bot.answers.parts import Answer, Attachment, Chart, ChartKind, Section
 from segmentation.result import order_roles
 from segmentation.sources import short_source
@@ -38,6 +39,12 @@ def digest_answer(store: Store, run_id: int | None = None, *,
                            ("Retired segments", compare.retired_lines(cmp))):
         if lines:
             sections.append(Section(f"*{heading}*\n" + _bullets(lines)))
+    value_lines = digest_value_lines(run, cmp.segments, cmp.previous, cmp.previous_segments)
+    if value_lines:
+        sections.append(Section(f"*Expected value, next {_horizon(run)} days* (a quarter)\n"
+                                + _bullets(value_lines)))
+    elif (why := no_forecast(run)) is not None:
+        sections.append(Section(why))
     sections.append(Section("*Data quality*\n" + _bullets(quality_notes(run))))
     sections.append(Section(_model_text(run)))
     movers = _movers_file(store, cmp)
@@ -70,6 +77,10 @@ def main_movements(cmp: compare.Comparison) -> list[str]:
     moves = compare.biggest_moves(cmp, MAX_MOVES)
     return [compare.flow_summary(cmp),
             *([f"• {move}" for move in moves] or ["• Nobody changed segment."])]
+
+
+def _horizon(run: RunRecord) -> int:
+    return run.forecast.horizon_days if run.forecast is not None else 0
 
 
 def _bullets(lines: list[str]) -> str:
