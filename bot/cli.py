@@ -421,12 +421,18 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         channel = digest_posts.digest_channel(settings)
+        client = digest_posts.digest_client(settings)
         outcome = digest_posts.post_digest(
-            store, digest_posts.digest_client(settings), channel,
-            include_movers=digest_posts.movers_allowed(settings, channel))
+            store, client, channel, include_movers=digest_posts.movers_allowed(settings, channel))
     except digest_posts.DigestError as error:
         raise CliError(str(error)) from error
     print(outcome.detail)
+    if outcome.posted:  # a run announced by hand reaches the Home tabs as a scheduled one does
+        from bot.slack.home import refresh_homes
+
+        homes = refresh_homes(settings, store, client)
+        if homes.people:
+            print(homes.detail)
     return 0
 
 

@@ -1,7 +1,8 @@
 """segbot's Home tab in Slack: the Home page as a view, published with `views.publish`.
 
 A Home is published to one person when they open it, and to everyone who has opened it when a
-run is published (`refresh_homes`, after the scheduled refresh). Slack keeps the last view
+run is published (`refresh_homes`, after the digest of the scheduled refresh or of
+`segbot digest --post`). Slack keeps the last view
 published to each person, so a failed publish leaves them the previous one; it is logged and
 the next opening or run publishes again. Someone Slack no longer knows (`user_not_found`) is
 dropped from the list.
@@ -177,9 +178,13 @@ class HomeRefresh:
     failed: tuple[tuple[str, str], ...] = ()
 
     @property
+    def people(self) -> int:
+        """How many people's Homes were to be published."""
+        return len(self.published) + len(self.dropped) + len(self.failed)
+
+    @property
     def detail(self) -> str:
-        total = len(self.published) + len(self.dropped) + len(self.failed)
-        text = f"Home tab published to {len(self.published)} of {total} people"
+        text = f"Home tab published to {len(self.published)} of {self.people} people"
         if self.dropped:
             text += f"; {len(self.dropped)} no longer in Slack, dropped ({', '.join(self.dropped)})"
         if self.failed:

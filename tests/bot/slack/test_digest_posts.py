@@ -135,6 +135,24 @@ def test_segbot_digest_post_posts_once(two_run_db: Path, tmp_path: Path, fake: F
         b'"customer_id","from_segment","from_name","to_segment","to_name"']
 
 
+def test_segbot_digest_post_also_publishes_the_run_to_the_home_tabs_once(
+        two_run_db: Path, tmp_path: Path, fake: FakeSlack,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "segbot.db"
+    db.write_bytes(two_run_db.read_bytes())
+    Store(db).record_home_opened("U0ALICE", "D0ALICE", at=T0)
+    environ = {"SLACK_BOT_TOKEN": "xoxb-test", "SEGBOT_SLACK_API_URL": fake.api_url,
+               "SEGBOT_DIGEST_CHANNEL": CHANNEL}
+
+    assert main(["digest", "--post", "--db", str(db)], environ=environ) == 0
+    assert main(["digest", "--post", "--db", str(db)], environ=environ) == 0  # already posted
+
+    out = capsys.readouterr().out
+    assert out.count("Home tab published to 1 of 1 people") == 1
+    [home] = fake.homes("U0ALICE")
+    assert home["blocks"][0]["text"]["text"] == "Customer segments — run 2"
+
+
 def test_segbot_digest_post_without_a_channel_says_what_to_set(
         two_run_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["digest", "--post", "--db", str(two_run_db)],
