@@ -118,6 +118,17 @@ def test_choosing_a_segment_to_compare_with_answers_the_comparison_in_the_dm(
         "api", "files.getUploadURLExternal")] == ["compare-2-1-run1.png"]
 
 
+def test_a_home_click_that_fails_unexpectedly_is_told_in_the_dm(serve_bot: BotFactory) -> None:
+    bot = serve_bot()
+    bot.slack.fail("conversations.open", "fatal_error")  # the DM cannot be found
+    bot.home_click("segment_profile", "1")
+
+    bot.slack.wait_for(lambda: bot.slack.delivered("api", "chat.postMessage"))
+    [post] = bot.slack.delivered("api", "chat.postMessage")
+    assert post.params["channel"] == ALICE  # a user ID: Slack posts in their DM with segbot
+    assert "something went wrong" in post.params["text"]
+
+
 def test_an_export_click_from_a_stale_home_is_checked_again_and_audited(
         serve_bot: BotFactory) -> None:
     bot = serve_bot(SEGBOT_ALLOWED_USERS=BOB)  # Alice's Home was published before this
