@@ -2,8 +2,9 @@
 
 The segments with their share and one line each (what to do with them), when the run was
 refreshed and how recent its data is, the movements the digest reported, and buttons that
-open the full answers. Export buttons are given only to people who may see customer data; the
-caller decides who that is (`bot.slack.home`), and a click is access-checked again.
+open the full answers: Profile, History, Compare with… and Export CSV under each segment, and
+the history of all segments. Export buttons are given only to people who may see customer
+data; the caller decides who that is (`bot.slack.home`), and a click is access-checked again.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def home_page(store: Store, *, may_export: bool) -> HomePage:
         segments=tuple(home_segment(segment, cmp.segments, may_export=may_export)
                        for segment in cmp.segments),
         movements=movements_text(cmp),
+        buttons=(Button("History of all segments", ButtonAction.SEGMENTS_HISTORY, "all"),),
         context=(run_context(run), HELP_LINE))
 
 
@@ -77,9 +79,10 @@ def run_summary(run: RunRecord, segments: int) -> str:
 def home_segment(segment: SegmentProfile, segments: Sequence[SegmentProfile], *,
                  may_export: bool) -> HomeSegment:
     """"1 · name — share (size)" and the segment's recommended action, with its buttons:
-    Profile, Compare with… (any other segment; `/segments compare A B`), Export CSV."""
+    Profile, History, Compare with… (any other segment; `/segments compare A B`), Export CSV."""
     value = str(segment.segment_id)
-    buttons: list[Button | Menu] = [Button("Profile", ButtonAction.PROFILE, value)]
+    buttons: list[Button | Menu] = [Button("Profile", ButtonAction.PROFILE, value),
+                                    Button("History", ButtonAction.HISTORY, value)]
     others = tuple((f"{other.segment_id} · {other.name}", f"{value} {other.segment_id}")
                    for other in segments if other.segment_id != segment.segment_id)
     if others:

@@ -19,6 +19,7 @@ class ButtonAction(StrEnum):
     EXPORT = "segment_export"  # "Export CSV" under a segment
     COMPARE = "segments_compare"  # the Home's "Compare with…" menu: the value is "A B"
     HISTORY = "segment_history"  # "History" of a segment over the stored runs
+    SEGMENTS_HISTORY = "segments_history"  # the Home's "History of all segments"
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """The buttons on answers and on the Home tab: "Profile" under each segment, "Export CSV",
-"History" beside each segment of the history, and the Home's "Compare with…" menu."""
+"History" beside each segment of the history, and the Home's "Compare with…" menu and "History
+of all segments"."""
 
 from __future__ import annotations
 
@@ -42,7 +43,12 @@ def register(app: App, deps: Deps) -> None:
     app.action(ButtonAction.PROFILE.value)(on_profile)
     app.action(ButtonAction.EXPORT.value)(on_export)
     app.action(ButtonAction.COMPARE.value)(on_compare)
+    def on_segments_history(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        answer_command(deps, client, button_target(body, client), "segments", "history")
+
     app.action(ButtonAction.HISTORY.value)(on_history)
+    app.action(ButtonAction.SEGMENTS_HISTORY.value)(on_segments_history)
 
 
 def button_target(body: dict[str, Any], client: WebClient) -> Target:

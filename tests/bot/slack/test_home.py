@@ -24,6 +24,8 @@ from tests.storage.conftest import T0
 pytestmark = pytest.mark.timeout(60)
 
 CAROL = "U0CAROL"
+# what every Home with segments offers: Profile, History, Compare with…, History of all segments
+EVERYONES = {"segment_profile", "segment_history", "segments_compare", "segments_history"}
 
 
 def opened_home(bot, user: str = ALICE, *, count: int = 1) -> dict:
@@ -72,8 +74,8 @@ def test_export_buttons_only_for_people_allowed_to_see_customers(
 
     alice, bob = opened_home(bot, ALICE), opened_home(bot, BOB)
 
-    assert actions_of(alice) == {"segment_profile", "segments_compare"}
-    assert actions_of(bob) == {"segment_profile", "segments_compare", "segment_export"}
+    assert actions_of(alice) == EVERYONES
+    assert actions_of(bob) == EVERYONES | {"segment_export"}
 
 
 def test_approved_channels_keep_exports_off_the_home(serve_bot: BotFactory) -> None:
@@ -81,7 +83,7 @@ def test_approved_channels_keep_exports_off_the_home(serve_bot: BotFactory) -> N
     # Home belongs to, so no Export button is shown there either.
     bot = serve_bot(SEGBOT_ALLOWED_CHANNELS="C0MARKET")
 
-    assert actions_of(opened_home(bot)) == {"segment_profile", "segments_compare"}
+    assert actions_of(opened_home(bot)) == EVERYONES
 
 
 def test_a_profile_click_on_the_home_is_answered_in_the_clickers_dm(
@@ -127,6 +129,23 @@ def test_a_home_click_that_fails_unexpectedly_is_told_in_the_dm(serve_bot: BotFa
     [post] = bot.slack.delivered("api", "chat.postMessage")
     assert post.params["channel"] == ALICE  # a user ID: Slack posts in their DM with segbot
     assert "something went wrong" in post.params["text"]
+
+
+@pytest.mark.parametrize("action, value, title", [
+    ("segment_history", "2", "Segment 2 · {name} over time"),
+    ("segments_history", "all", "Segment history"),
+])
+def test_history_clicks_on_the_home_answer_the_history_in_the_dm(
+        serve_bot: BotFactory, action: str, value: str, title: str) -> None:
+    bot = serve_bot(renderer=lambda attachment: PNG_MAGIC)
+    bot.home_click(action, value)
+
+    bot.slack.wait_for(lambda: bot.slack.delivered("api", "chat.postMessage")
+                       and bot.slack.delivered("api", "files.completeUploadExternal"))
+    [post] = bot.slack.delivered("api", "chat.postMessage")
+    assert post.params["channel"].startswith("D")
+    name = bot.store.get_segment(2).name
+    assert blocks_of(post)[0]["text"]["text"] == title.format(name=name)
 
 
 def test_an_export_click_from_a_stale_home_is_checked_again_and_audited(
@@ -277,7 +296,9 @@ def test_the_home_content_reads_the_run_from_the_store(viewers: Store) -> None:
     assert [s.segment_id for s in page.segments] == [
         s.segment_id for s in viewers.list_segments()]
     assert [[b.action for b in s.buttons] for s in page.segments] == [
-        [ButtonAction.PROFILE, ButtonAction.COMPARE]] * len(page.segments)
+        [ButtonAction.PROFILE, ButtonAction.HISTORY, ButtonAction.COMPARE]] * len(page.segments)
+    assert [(b.action, b.label) for b in page.buttons] == [
+        (ButtonAction.SEGMENTS_HISTORY, "History of all segments")]
     assert run.as_of and run.as_of in page.summary
 
 

@@ -118,7 +118,8 @@ def test_opening_the_home_tab_publishes_the_overview_to_that_person(
     controls = [e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert {(c["action_id"], c["value"]) for c in controls if c["type"] == "button"} == {
         (action, str(s.segment_id)) for s in segments
-        for action in ("segment_profile", "segment_export")}
+        for action in ("segment_profile", "segment_history", "segment_export")
+    } | {("segments_history", "all")}
     menus = [c for c in controls if c["type"] == "static_select"]
     assert {c["action_id"] for c in menus} == {"segments_compare"}
     assert [[o["value"] for o in c["options"]] for c in menus] == [
