@@ -42,9 +42,10 @@ _DECIMAL_COMMA = re.compile(r"[-+]?(\d+|\d{1,3}(\.\d{3})+)(,\d+)?")
 _SHOWN_LINES = 5  # line numbers a "dropped rows" step names; the rest are counted
 _MOST_ROWS_DROPPED = 0.10  # more rows than this of the wrong length: the header is wrong
 _MAX_BLOCK = 1 << 30  # pyarrow's block must hold the longest row; it takes an int32
-# Whole numbers within ±2**24 are read as int32: exact, half the memory of int64 (1 GiB of a
-# 10M-customer table), and a sum of up to 128 such columns still fits in int32.
-_NARROW_INTEGERS = 1 << 24
+# Whole numbers are read as the narrowest of int16 and int32 that holds them 128 times over
+# (within ±2**8, ±2**24): exact, and a sum of up to 128 such columns still fits. Counts,
+# flags and amounts in int16/int32 instead of int64: 1.2 GiB less of a 10M-customer table.
+_NARROW_INTEGERS = ((1 << 8, pa.int16()), (1 << 24, pa.int32()))
 
 
 def _read_pool() -> pa.MemoryPool:
@@ -231,14 +232,15 @@ def _to_frame(table: pa.Table, delimiter: str) -> pd.DataFrame:
 
 
 def _frame_type(column: pa.ChunkedArray) -> pa.DataType:
-    """A column's type in the frame: an empty column as floats, small whole numbers as int32."""
+    """A column's type in the frame: an empty column as floats, whole numbers narrowed."""
     if pa.types.is_null(column.type):
         return pa.float64()
     if pa.types.is_int64(column.type) and column.null_count == 0 and len(column):
         bounds = pc.min_max(column)
-        if -_NARROW_INTEGERS <= bounds["min"].as_py() and \
-                bounds["max"].as_py() <= _NARROW_INTEGERS:
-            return pa.int32()
+        largest = max(-bounds["min"].as_py(), bounds["max"].as_py())
+        for limit, narrow in _NARROW_INTEGERS:
+            if largest <= limit:
+                return narrow
     return column.type
 
 
