@@ -11,3 +11,7 @@ class DataError(SegmentationError):
 
 class ConfigError(SegmentationError):
     """A schema file or a parameter is invalid."""
+
+
+class MissingPackage(SegmentationError):
+    """A package a step needs is not installed (segbot's own dependencies were not)."""

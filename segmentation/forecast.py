@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from segmentation.errors import MissingPackage
 from segmentation.result import ForecastReport
 
 if TYPE_CHECKING:  # answers read describe_forecast: they need not load the engine's modules
@@ -63,6 +64,7 @@ class Forecast:
 
     report: ForecastReport
     predictions: pd.DataFrame | None
+    purchase_model: Any = None  # the fitted pymc-marketing BetaGeoModel, when it fitted
 
 
 def purchase_histories(features: pd.DataFrame) -> pd.DataFrame:
@@ -121,8 +123,7 @@ def fit_forecast(histories: pd.DataFrame, *, as_of: str = "the as-of date",
             P_ACTIVE: _values(model.expected_probability_alive(data=data)),
             EXPECTED_PURCHASES: _values(model.expected_purchases(data=data, future_t=future)),
         })
-        expected_repeats = float(_values(model.expected_purchases_new_customer(
-            data=histories[["customer_id"]], t=histories["T"].to_numpy())).sum())
+        expected_repeats = _expected_repeats(model, histories["T"].to_numpy())
         spend, spend_reason, correlation = _spend(histories, models, as_of)
         if spend is not None:
             per_purchase = _values(spend.model.expected_customer_spend(data=histories.assign(
@@ -139,7 +140,49 @@ def fit_forecast(histories: pd.DataFrame, *, as_of: str = "the as-of date",
         expected_repeats=expected_repeats, actual_repeats=base.actual_repeats,
         spend_parameters={} if spend is None else spend.parameters,
         spend_reason=spend_reason, spend_correlation=correlation)
-    return Forecast(report, predictions)
+    return Forecast(report, predictions, purchases.model)
+
+
+def expected_repeats_ahead(forecast: Forecast, histories: pd.DataFrame,
+                           weeks: float) -> np.ndarray:
+    """Each customer's expected repeat purchases in the ``weeks`` after the as-of date, given
+    their history (rows as `purchase_histories` gave them)."""
+    model = _require_model(forecast)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _values(model.expected_purchases(
+            data=histories[["customer_id", "frequency", "recency", "T"]], future_t=weeks))
+
+
+def expected_cumulative_repeats(forecast: Forecast, first_weeks: np.ndarray,
+                                weeks: np.ndarray) -> np.ndarray:
+    """The repeat purchases the model expects a cohort to have made by the end of each of
+    ``weeks``, its customers having first bought at ``first_weeks`` (both counted from one
+    start): the classic tracking curve of the BG/NBD paper (its figure 4)."""
+    model = _require_model(forecast)
+    # One row per (week, customer): the time each customer has been buying by that week.
+    elapsed = np.clip(weeks[:, None] - first_weeks[None, :], 0.0, None).ravel()
+    data = pd.DataFrame({"customer_id": np.arange(elapsed.size)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = _values(model.expected_purchases_new_customer(data=data, t=elapsed))
+    return expected.reshape(len(weeks), len(first_weeks)).sum(axis=1)
+
+
+def _expected_repeats(model: Any, ages: np.ndarray) -> float:
+    """The repeat purchases the fitted model expects of customers who have been buying for
+    ``ages`` (weeks): evaluated once per distinct age (a few hundred days, not a million
+    customers) and weighted by how many customers have it."""
+    distinct, counts = np.unique(ages, return_counts=True)
+    per_customer = _values(model.expected_purchases_new_customer(
+        data=pd.DataFrame({"customer_id": np.arange(distinct.size)}), t=distinct))
+    return float(per_customer @ counts)
+
+
+def _require_model(forecast: Forecast) -> Any:
+    if forecast.purchase_model is None:
+        raise ValueError(f"no fitted purchase model: {forecast.report.reason}")
+    return forecast.purchase_model
 
 
 def add_forecast(prepared: PreparedData) -> tuple[PreparedData, ForecastReport]:
@@ -210,8 +253,13 @@ def _models() -> Any:
     """pymc-marketing's CLV models, imported here so that only a forecast pays for it."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # arviz and pymc announce refactors on import
-        from pymc_extras.prior import Prior
-        from pymc_marketing import clv
+        try:
+            from pymc_extras.prior import Prior
+            from pymc_marketing import clv
+        except ModuleNotFoundError as missing:
+            raise MissingPackage(
+                f"predicting an order history needs pymc-marketing, a dependency of segbot "
+                f"({missing.name} is not installed): pip install -e . installs it") from None
     return _Namespace(BetaGeoModel=clv.BetaGeoModel, GammaGammaModel=clv.GammaGammaModel,
                       Prior=Prior)
 

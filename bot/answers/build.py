@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import assert_never
 
 from bot.answers import audience, compare, comparison, history
@@ -134,7 +135,17 @@ def overview_answer(store: Store) -> Answer:
                        f"Segments of run {run.id}: sizes and profiles",
                        Chart(ChartKind.OVERVIEW, (segments,)))
     return Answer(f"Customer segments — run {run.id}", tuple(sections), run_context(run),
-                  charts=(chart,), in_channel=True)
+                  charts=(chart, *_forecast_chart(run, segments)), in_channel=True)
+
+
+def _forecast_chart(run: RunRecord, segments: Sequence[SegmentProfile]
+                    ) -> tuple[Attachment, ...]:
+    if run.forecast is None or not run.forecast.fitted:
+        return ()
+    days = run.forecast.horizon_days
+    return (Attachment(f"forecast-run{run.id}.png",
+                       f"Expected in the next {days} days, per segment (run {run.id})",
+                       Chart(ChartKind.FORECAST, (segments, days))),)
 
 
 def segment_answer(store: Store, segment_id: int) -> Answer:

@@ -72,8 +72,8 @@ class Answer:
 
 
 class ChartKind(Enum):
-    """The charts segbot draws, one `segmentation.charts` (or `.comparison_charts`) function
-    each."""
+    """The charts segbot draws, one `segmentation.charts` (or `.comparison_charts`,
+    `.forecast_charts`) function each."""
 
     OVERVIEW = "overview"
     PROFILE = "profile"
@@ -85,6 +85,7 @@ class ChartKind(Enum):
     AUDIENCE = "audience"
     COMPARE = "compare"
     HISTORY = "history"
+    FORECAST = "forecast"
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,7 +109,7 @@ def chart_function(kind: ChartKind) -> Callable[..., bytes]:
     segmentation.charts is imported on the first chart: matplotlib costs ~0.6 s of start-up
     that text-only answers (and `segbot customer` in a terminal) never need.
     """
-    from segmentation import charts, comparison_charts
+    from segmentation import charts, comparison_charts, forecast_charts
 
     match kind:
         case ChartKind.OVERVIEW:
@@ -131,5 +132,7 @@ def chart_function(kind: ChartKind) -> Callable[..., bytes]:
             return comparison_charts.render_compare_chart
         case ChartKind.HISTORY:
             return comparison_charts.render_history_chart
+        case ChartKind.FORECAST:
+            return forecast_charts.render_forecast_chart
         case _:
             assert_never(kind)

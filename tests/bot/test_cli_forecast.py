@@ -58,8 +58,10 @@ def test_the_paper_sample_prints_the_published_estimates_and_customer_1_its_fore
                      out)
     assert re.search(rf"Expected value next 90 days +{value:,.1f} \(segment [\d.,]+\)", out)
 
-    code, out, _ = run_cli(["segments", "--db", str(db)], capsys)
+    charts = tmp_path / "charts"
+    code, out, _ = run_cli(["segments", "--db", str(db), "--charts", str(charts)], capsys)
     assert code == 0
+    assert (charts / f"forecast-run{run.id}.png").stat().st_size > 10_000
     assert len(re.findall(r"Next 90 days: [\d,]+ purchases \([\d.]+ each\), worth [\d,]+ "
                           r"\([\d.,]+ each\); \d+% likely lost", out)) == run.k
 
@@ -84,5 +86,7 @@ def test_a_history_with_almost_no_repeat_purchases_publishes_without_predictions
     assert run is not None and run.forecast is not None and not run.forecast.fitted
     assert run.forecast.reason.startswith(why)
     assert "p_active" not in run.attribute_columns
-    code, out, _ = run_cli(["segments", "--db", str(db)], capsys)
+    charts = tmp_path / "charts"
+    code, out, _ = run_cli(["segments", "--db", str(db), "--charts", str(charts)], capsys)
     assert f"No predictions in this run: {why}" in out and "Next 90 days" not in out
+    assert not list(charts.glob("forecast-*.png"))

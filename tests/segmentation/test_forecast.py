@@ -4,12 +4,14 @@ gets: the paper's CDNOW sample reproduces BG/NBD's published estimates (Fader, H
 
 from __future__ import annotations
 
+import sys
 from datetime import date
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from segmentation.errors import MissingPackage
 from segmentation.forecast import (
     EXPECTED_PURCHASES,
     EXPECTED_VALUE,
@@ -120,3 +122,14 @@ def test_the_paper_sample_reproduces_bg_nbd_and_gamma_gamma_estimates(
     assert (first["frequency"], round(first["recency"], 2), round(first["T"], 2)) == \
         (2, 30.43, 38.86)
     assert LIKELY_LOST not in predictions
+
+
+def test_without_pymc_marketing_a_forecast_says_which_package_to_install(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pymc_extras.prior", None)
+    monkeypatch.setitem(sys.modules, "pymc_marketing", None)
+    histories = pd.DataFrame({"customer_id": np.arange(100), "frequency": np.arange(100) % 3,
+                              "recency": 1.0, "T": 10.0, "monetary_value": np.nan,
+                              "spend_purchases": 0})
+    with pytest.raises(MissingPackage, match=r"needs pymc-marketing.*pip install -e \."):
+        fit_forecast(histories)
