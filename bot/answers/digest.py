@@ -39,7 +39,9 @@ def digest_answer(store: Store, run_id: int | None = None, *,
                            ("Retired segments", compare.retired_lines(cmp))):
         if lines:
             sections.append(Section(f"*{heading}*\n" + _bullets(lines)))
-    value_lines = digest_value_lines(run, cmp.segments, cmp.previous, cmp.previous_segments)
+    value_lines = digest_value_lines(run.forecast, cmp.segments,
+                                     None if cmp.previous is None else cmp.previous.id,
+                                     cmp.previous_segments)
     if value_lines:
         sections.append(Section(f"*Expected value, next {_horizon(run)} days* (a quarter)\n"
                                 + _bullets(value_lines)))

@@ -15,7 +15,7 @@ from segmentation.forecast import (
     LIKELY_LOST,
     LIKELY_LOST_BELOW,
 )
-from segmentation.result import SegmentProfile
+from segmentation.result import ForecastReport, SegmentProfile
 from storage.records import RunRecord
 
 
@@ -50,12 +50,12 @@ def no_forecast(run: RunRecord) -> str | None:
     return f"No predictions in this run: {run.forecast.reason}."
 
 
-def digest_value_lines(run: RunRecord, segments: Sequence[SegmentProfile],
-                       previous: RunRecord | None,
+def digest_value_lines(forecast: ForecastReport | None, segments: Sequence[SegmentProfile],
+                       previous_run: int | None,
                        previous_segments: Sequence[SegmentProfile]) -> list[str]:
     """Per segment, the value expected in the next 90 days (a quarter) and its change since
     the previous run's segment of the same id; empty when this run predicts no value."""
-    if run.forecast is None or not run.forecast.fitted:
+    if forecast is None or not forecast.fitted:
         return []
     before = {s.segment_id: s for s in previous_segments}
     lines = []
@@ -63,17 +63,20 @@ def digest_value_lines(run: RunRecord, segments: Sequence[SegmentProfile],
         value = segment_total(segment, EXPECTED_VALUE)
         if value is None:
             return []
-        line = f"{segment.segment_id} · {segment.name}: {value:,.0f}"
-        old = before.get(segment.segment_id)
-        old_value = None if old is None else segment_total(old, EXPECTED_VALUE)
-        if previous is not None and old is None:
-            line += " (new segment)"
-        elif previous is not None and old_value is None:
-            line += f" (run {previous.id} had no value forecast)"
-        elif previous is not None and old_value is not None:
-            change = value - old_value
-            share = f", {change / old_value:+.0%}" if old_value else ""
-            line += f" ({change:+,.0f}{share} since run {previous.id})".replace("-", "\u2212")
-        lines.append(line)
+        lines.append(f"{segment.segment_id} · {segment.name}: {value:,.0f}"
+                     + _change(value, before.get(segment.segment_id), previous_run))
     total = sum(segment_total(s, EXPECTED_VALUE) or 0.0 for s in segments)
     return [*lines, f"All customers: {total:,.0f}"]
+
+
+def _change(value: float, old: SegmentProfile | None, previous_run: int | None) -> str:
+    if previous_run is None:
+        return ""
+    if old is None:
+        return " (new segment)"
+    old_value = segment_total(old, EXPECTED_VALUE)
+    if old_value is None:
+        return f" (run {previous_run} had no value forecast)"
+    change = value - old_value
+    share = f", {change / old_value:+.0%}" if old_value else ""
+    return f" ({change:+,.0f}{share} since run {previous_run})".replace("-", "\u2212")

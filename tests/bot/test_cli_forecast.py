@@ -4,12 +4,15 @@ paper's CDNOW sample with its 39-week calibration, and a history too thin to for
 from __future__ import annotations
 
 import re
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from bot.cli import main
+from storage.run_tables import CUSTOMERS, run_table
 from storage.store import Store
 from tests.conftest import CDNOW_SAMPLE_CSV
 
@@ -64,6 +67,20 @@ def test_the_paper_sample_prints_the_published_estimates_and_customer_1_its_fore
     assert (charts / f"forecast-run{run.id}.png").stat().st_size > 10_000
     assert len(re.findall(r"Next 90 days: [\d,]+ purchases \([\d.]+ each\), worth [\d,]+ "
                           r"\([\d.,]+ each\); \d+% likely lost", out)) == run.k
+
+    with closing(sqlite3.connect(db)) as conn:
+        likely_lost, customers = conn.execute(
+            f"SELECT sum(p_active < 0.3), count(*) FROM {run_table(run.id, CUSTOMERS)}"
+        ).fetchone()
+    assert 0 < likely_lost < customers
+    code, out, _ = run_cli(["ask", "/segments where p active < 0.3", "--db", str(db)], capsys)
+    assert code == 0 and f"{likely_lost:,} customers match" in out
+
+    export = tmp_path / "segment.csv"
+    code, _, _ = run_cli(["cluster", "1", "--export", str(export), "--db", str(db)], capsys)
+    assert code == 0
+    exported = pd.read_csv(export)
+    assert {"p_active", "expected_purchases_90d", "expected_value_90d"} <= set(exported)
 
 
 def test_a_history_with_almost_no_repeat_purchases_publishes_without_predictions(
