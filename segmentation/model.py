@@ -182,7 +182,7 @@ def fit_model(frame: pd.DataFrame, numeric: tuple[str, ...], categorical: tuple[
     sample is drawn by the customer ids (`sampling.hash_sample`), so the result does not
     depend on the order of the rows.
     """
-    _check_k(len(frame), config)
+    check_k(len(frame), config)
     preprocessor = build_preprocessor(frame, numeric, categorical, config, log_scaled)
     # Products of n x 10 matrices are memory-bound; two BLAS threads on a busy 2-core machine
     # made the PCA projection of a million rows take 0.4 s instead of 0.02 s.
@@ -212,7 +212,8 @@ def _distances_to_centres(points: np.ndarray, centres: np.ndarray,
     return np.sqrt(np.einsum("ij,ij->i", offsets, offsets))
 
 
-def _check_k(rows: int, config: ModelConfig) -> None:
+def check_k(rows: int, config: ModelConfig) -> None:
+    """Refuse a hand-set k below 2 or above the number of customers."""
     if config.k is not None:
         if config.k < 2:
             raise DataError(f"k must be at least 2 (got {config.k}): one segment is everyone")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -143,9 +144,17 @@ def _prepare_reference(raw: pd.DataFrame, overrides: SchemaOverrides) -> Prepare
 
 
 def _reference_decisions(raw: pd.DataFrame) -> tuple[ColumnDecision, ...]:
+    return reference_decisions([str(c) for c in raw.columns],
+                               lambda column: raw[column].nunique(dropna=True) <= 1)
+
+
+def reference_decisions(columns: list[str], is_constant: Callable[[str], bool]
+                        ) -> tuple[ColumnDecision, ...]:
+    """What the reference profile does with each of ``columns``; ``is_constant`` is asked
+    only about the columns it neither clusters on nor profiles."""
     used = set(reference.PROFILE_FEATURES) | set(reference.CATEGORICAL_COLUMNS)
     decisions = [ColumnDecision("ID", "id", "reference customer table: ID")]
-    for column in raw.columns:
+    for column in columns:
         if column == "ID":
             continue
         if column in reference.MODEL_FEATURES:
@@ -154,7 +163,7 @@ def _reference_decisions(raw: pd.DataFrame) -> tuple[ColumnDecision, ...]:
             decisions.append(ColumnDecision(column, "numeric" if column not in
                                             reference.CATEGORICAL_COLUMNS else "categorical",
                                             "profiled and shown, not clustered on"))
-        elif raw[column].nunique(dropna=True) <= 1:
+        elif is_constant(column):
             decisions.append(ColumnDecision(column, "dropped", "constant"))
         else:
             decisions.append(ColumnDecision(column, "derived", "summed into derived features"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
 from typing import SupportsFloat, cast
 
 import numpy as np
@@ -48,13 +49,34 @@ def profile_segments(frame: pd.DataFrame, segment_ids: np.ndarray, features: Seq
                            index=segments, columns=list(features))
     sizes = pd.Series(np.bincount(codes, minlength=k), index=segments)
     minimum = pd.Series({f: _minimum(x) for f, x in columns.items()}, dtype=float)
+    mixes = {c: category_shares(segment_ids, frame[c].to_numpy()) for c in categorical}
+    return profiles_from_tables(SegmentTables(means, medians, sizes, minimum, mixes),
+                                population, naming_features, labels)
+
+
+@dataclass(frozen=True)
+class SegmentTables:
+    """What profiles are made of, by segment id: any engine that counts these names alike."""
+
+    means: pd.DataFrame  # segment id x feature, missing values left out
+    medians: pd.DataFrame  # segment id x feature, as np.median
+    sizes: pd.Series  # customers per segment id
+    minimum: pd.Series  # each feature's smallest value over everyone
+    mixes: dict[str, pd.DataFrame]  # text column -> segment id x label: share in segment
+
+
+def profiles_from_tables(tables: SegmentTables, population: pd.DataFrame,
+                         naming_features: Sequence[str],
+                         labels: dict[str, str]) -> tuple[SegmentProfile, ...]:
+    """Profiles, names, descriptions and actions from the per-segment tables."""
+    means, medians, sizes = tables.means, tables.medians, tables.sizes
+    features = list(means.columns)
     std = population["std"].replace(0, np.nan)
     z = ((means - population["mean"]) / std).fillna(0.0)
     # An index is a ratio of amounts: a feature that can be negative (a trend, a balance)
     # has none, as one whose average is 0 has none.
-    ratio_of = population["mean"].where((population["mean"] != 0) & (minimum >= 0))
+    ratio_of = population["mean"].where((population["mean"] != 0) & (tables.minimum >= 0))
     index = means / ratio_of * 100
-    mixes = {c: category_shares(segment_ids, frame[c].to_numpy()) for c in categorical}
     drafts: list[_Draft] = []
     for segment_id in sorted(sizes.index):
         stats = tuple(FeatureStat(
@@ -66,10 +88,10 @@ def profile_segments(frame: pd.DataFrame, segment_ids: np.ndarray, features: Seq
         distinguishing = tuple(s.feature for s in sorted(
             stats, key=lambda s: -abs(s.z) * naming.TRAIT_WEIGHTS.get(s.feature, 1.0)
             * (1.0 if s.feature in naming_features else SECONDARY_WEIGHT)))
-        mix = {c: {str(k): round(float(v), 4) for k, v in mixes[c].loc[segment_id].items()}
-               for c in categorical}
+        mix = {c: {str(k): round(float(v), 4) for k, v in shares.loc[segment_id].items()}
+               for c, shares in tables.mixes.items()}
         drafts.append((int(segment_id), int(sizes[segment_id]), stats, distinguishing, mix))
-    return _name_segments(drafts, len(frame), naming_features)
+    return _name_segments(drafts, int(sizes.sum()), naming_features)
 
 
 def category_shares(segment_ids: np.ndarray, values: np.ndarray) -> pd.DataFrame:

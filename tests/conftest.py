@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +30,22 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 def reference_csv() -> Path:
     """The real customer table (Kaggle "Customer Personality Analysis", CC0), shipped."""
     return REFERENCE_CSV
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One local[2] SparkSession for every Spark test (a JVM start costs 10-30 s)."""
+    if importlib.util.find_spec("pyspark") is None:
+        reason = "pyspark is not installed: pip install -e '.[test,spark]'"
+        if os.environ.get("CI"):
+            pytest.fail(reason)  # CI installs the extra: a skip there would hide the parity test
+        pytest.skip(reason)
+    from bot.spark import spark_session
+
+    session = spark_session("local[2]", {"spark.sql.shuffle.partitions": "4"})
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
 
 
 @pytest.fixture(scope="session")

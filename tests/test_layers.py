@@ -40,3 +40,16 @@ def test_a_package_never_imports_what_sits_above_it(package: str) -> None:
                 if any(module == banned or module.startswith(banned + ".")
                        for banned in FORBIDDEN[package])]
     assert breaches == []
+
+
+SPARK_MODULES = ("segmentation/spark_engine.py", "segmentation/spark_prepare.py", "bot/spark.py")
+
+
+def test_only_the_spark_modules_import_pyspark() -> None:
+    # pyspark is an optional extra: everything else must import without it
+    importers = sorted(str(path.relative_to(ROOT))
+                       for package in ("bot", "segmentation", "storage")
+                       for path in (ROOT / package).rglob("*.py")
+                       if any(m == "pyspark" or m.startswith("pyspark.")
+                              for m in imported_modules(path)))
+    assert importers == sorted(SPARK_MODULES)
