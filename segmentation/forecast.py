@@ -22,6 +22,7 @@ from segmentation.errors import MissingPackage
 from segmentation.result import ForecastReport
 
 if TYPE_CHECKING:  # answers read describe_forecast: they need not load the engine's modules
+    from segmentation.forecast_holdout import Holdout
     from segmentation.prepare import PreparedData
 
 TIME_UNIT = "weeks"
@@ -158,15 +159,39 @@ def expected_cumulative_repeats(forecast: Forecast, first_weeks: np.ndarray,
                                 weeks: np.ndarray) -> np.ndarray:
     """The repeat purchases the model expects a cohort to have made by the end of each of
     ``weeks``, its customers having first bought at ``first_weeks`` (both counted from one
-    start): the classic tracking curve of the BG/NBD paper (its figure 4)."""
+    start, week w ending after day 7w - 1): the tracking curve of the BG/NBD paper (its
+    figure 4). Evaluated once per distinct first week, weighted by its customers."""
     model = _require_model(forecast)
-    # One row per (week, customer): the time each customer has been buying by that week.
-    elapsed = np.clip(weeks[:, None] - first_weeks[None, :], 0.0, None).ravel()
+    starts, counts = np.unique(first_weeks, return_counts=True)
+    ends = weeks - 1 / DAYS_PER_UNIT
+    # One row per (week, first week): how long those customers have been buying by then.
+    elapsed = np.clip(ends[:, None] - starts[None, :], 0.0, None).ravel()
     data = pd.DataFrame({"customer_id": np.arange(elapsed.size)})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         expected = _values(model.expected_purchases_new_customer(data=data, t=elapsed))
-    return expected.reshape(len(weeks), len(first_weeks)).sum(axis=1)
+    return expected.reshape(len(weeks), len(starts)) @ counts
+
+
+def holdout_check(forecast: Forecast, histories: pd.DataFrame, ids: pd.Series,
+                  holdout: Holdout) -> dict[str, Any]:
+    """The forecast against what the customers bought after the as-of date: predicted and
+    actual repeat purchases in all and their correlation per customer, and the tracking
+    curves week by week (``ids`` are the customers of ``histories``' rows)."""
+    positions = holdout.ids.get_indexer(pd.Index(ids.astype(str)))
+    actual = np.where(positions >= 0, holdout.purchases[np.maximum(positions, 0)], 0)
+    predicted = expected_repeats_ahead(forecast, histories, holdout.holdout_weeks)
+    with np.errstate(all="ignore"):
+        correlation = float(np.corrcoef(predicted, actual)[0, 1]) if len(actual) > 1 \
+            else math.nan
+    expected = expected_cumulative_repeats(forecast, holdout.first_weeks, holdout.weeks)
+    return {"weeks_after": round(holdout.holdout_weeks, 4), "predicted": float(predicted.sum()),
+            "actual": int(actual.sum()),
+            "correlation": correlation if math.isfinite(correlation) else None,
+            "calibration_weeks": round(holdout.calibration_weeks, 4),
+            "tracking": {"weeks": holdout.weeks.tolist(),
+                         "actual": holdout.cumulative.tolist(),
+                         "expected": [round(float(v), 3) for v in expected]}}
 
 
 def _expected_repeats(model: Any, ages: np.ndarray) -> float:
@@ -190,9 +215,14 @@ def add_forecast(prepared: PreparedData) -> tuple[PreparedData, ForecastReport]:
     customer and profiled per segment, with the share likely lost), and the report; when the
     models cannot be fitted, the customers as they were and the report saying why."""
     as_of = prepared.as_of.date().isoformat() if prepared.as_of is not None else "the as-of date"
-    forecast = fit_forecast(purchase_histories(prepared.frame), as_of=as_of)
+    histories = purchase_histories(prepared.frame)
+    forecast = fit_forecast(histories, as_of=as_of)
     if forecast.predictions is None:
         return prepared, forecast.report
+    report = forecast.report
+    if prepared.holdout is not None:
+        report = replace(report, holdout=holdout_check(
+            forecast, histories, prepared.frame["customer_id"], prepared.holdout))
     predictions = with_likely_lost(forecast.predictions)
     columns = [str(c) for c in predictions.columns]
     shown = tuple(c for c in (P_ACTIVE, EXPECTED_PURCHASES, EXPECTED_VALUE) if c in columns)
@@ -202,7 +232,7 @@ def add_forecast(prepared: PreparedData) -> tuple[PreparedData, ForecastReport]:
         profile_features=(*prepared.profile_features, *shown, LIKELY_LOST),
         display_columns=(*prepared.display_columns, *shown),
         feature_labels=prepared.feature_labels | {c: LABELS[c] for c in columns},
-    ), forecast.report
+    ), report
 
 
 def with_likely_lost(predictions: pd.DataFrame) -> pd.DataFrame:
@@ -233,6 +263,13 @@ def describe_forecast(report: ForecastReport) -> list[str]:
                      "none)")
     else:
         lines.append(f"no value predictions: {report.spend_reason}")
+    if report.holdout:
+        h = report.holdout
+        correlation = h["correlation"]
+        lines.append(f"holdout, the {h['weeks_after']:.0f} weeks after the as-of date: the "
+                     f"model predicted {h['predicted']:,.0f} repeat purchases, customers made "
+                     f"{h['actual']:,}; per customer correlation "
+                     + ("undefined" if correlation is None else f"{correlation:.2f}"))
     lines.append(f"predicted per customer: P(active), purchases"
                  f"{' and value' if report.spend_parameters else ''} in the next "
                  f"{report.horizon_days} days")

@@ -15,6 +15,7 @@ import pandas as pd
 
 from segmentation.cleaning import ID
 from segmentation.errors import ConfigError, DataError
+from segmentation.forecast_holdout import holdout_purchases
 from segmentation.order_features import SHARE_PREFIXES
 from segmentation.orders import (
     AMOUNT,
@@ -128,7 +129,8 @@ def prepare_orders(raw: pd.DataFrame, columns: OrderColumns,
     keep = list(dict.fromkeys((ID, *profiled, *shown, *inputs)))
     return PreparedData(frame[keep].reset_index(drop=True), clustered, (), profiled, shown,
                         labels, cut, _decisions(raw, columns, clustered, profiled, shown),
-                        report, excluded, shown_categories=(), log_scaled=LOG_SCALED)
+                        report, excluded, shown_categories=(), log_scaled=LOG_SCALED,
+                        holdout=holdout_purchases(orders, cut) if later.any() else None)
 
 
 def _date_text(dates: pd.Series) -> pd.Series:

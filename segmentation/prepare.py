@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,9 @@ from segmentation.cleaning import ID, CleaningLog
 from segmentation.errors import ConfigError, DataError
 from segmentation.result import CleaningReport, CleaningStep, ColumnDecision
 from segmentation.schema import SchemaOverrides, TableSchema, infer_schema
+
+if TYPE_CHECKING:
+    from segmentation.forecast_holdout import Holdout
 
 MIN_CUSTOMERS = 10
 MAX_DISPLAY_COLUMNS = 15
@@ -37,6 +41,7 @@ class PreparedData:
     # text attributes whose mix is profiled per segment; None: every text display column
     shown_categories: tuple[str, ...] | None = None
     log_scaled: tuple[str, ...] = ()  # model inputs log-scaled even when not right-skewed
+    holdout: Holdout | None = None  # an order history's purchases after the as-of date
 
 
 def prepare_customers(raw: pd.DataFrame, overrides: SchemaOverrides | None = None

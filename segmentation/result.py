@@ -196,6 +196,9 @@ class ForecastReport:
     spend_parameters: dict[str, float] = field(default_factory=dict)  # Gamma-Gamma p, q, v
     spend_reason: str = ""  # why there is no value prediction; empty when there is
     spend_correlation: float | None = None
+    # When orders after the as-of date were left out: the forecast against them
+    # (segmentation.forecast.holdout_check); empty otherwise.
+    holdout: dict[str, Any] = field(default_factory=dict)
 
     def not_fitted(self, reason: str) -> ForecastReport:
         return replace(self, fitted=False, reason=reason)

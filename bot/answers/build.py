@@ -143,9 +143,18 @@ def _forecast_chart(run: RunRecord, segments: Sequence[SegmentProfile]
     if run.forecast is None or not run.forecast.fitted:
         return ()
     days = run.forecast.horizon_days
-    return (Attachment(f"forecast-run{run.id}.png",
+    value = Attachment(f"forecast-run{run.id}.png",
                        f"Expected in the next {days} days, per segment (run {run.id})",
-                       Chart(ChartKind.FORECAST, (segments, days))),)
+                       Chart(ChartKind.FORECAST, (segments, days)))
+    holdout = run.forecast.holdout
+    if not holdout:
+        return (value,)
+    tracking = holdout["tracking"]
+    return (value, Attachment(
+        f"tracking-run{run.id}.png",
+        f"Repeat purchases, actual vs predicted, before and after the as-of date (run {run.id})",
+        Chart(ChartKind.TRACKING, (tracking["weeks"], tracking["actual"],
+                                   tracking["expected"], holdout["calibration_weeks"]))))
 
 
 def segment_answer(store: Store, segment_id: int) -> Answer:

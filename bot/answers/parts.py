@@ -86,6 +86,7 @@ class ChartKind(Enum):
     COMPARE = "compare"
     HISTORY = "history"
     FORECAST = "forecast"
+    TRACKING = "tracking"
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,5 +135,7 @@ def chart_function(kind: ChartKind) -> Callable[..., bytes]:
             return comparison_charts.render_history_chart
         case ChartKind.FORECAST:
             return forecast_charts.render_forecast_chart
+        case ChartKind.TRACKING:
+            return forecast_charts.render_tracking_chart
         case _:
             assert_never(kind)

@@ -45,6 +45,9 @@ def test_the_paper_sample_prints_the_published_estimates_and_customer_1_its_fore
     assert "946 of 2,357 customers bought again" in out
     assert re.search(r"spend model \(Gamma-Gamma\): p = 6\.2\d\d, q = 3\.7\d\d, v = 15\.4\d\d",
                      out)
+    assert re.search(r"holdout, the 39 weeks after the as-of date: the model predicted 1,6\d\d "
+                     r"repeat purchases, customers made 1,882; per customer correlation 0\.6\d",
+                     out)
     run = Store(db).current_run()
     assert run is not None and run.forecast is not None and run.forecast.fitted
     assert run.forecast.parameters["alpha"] == pytest.approx(4.414, rel=0.03)
@@ -65,6 +68,7 @@ def test_the_paper_sample_prints_the_published_estimates_and_customer_1_its_fore
     code, out, _ = run_cli(["segments", "--db", str(db), "--charts", str(charts)], capsys)
     assert code == 0
     assert (charts / f"forecast-run{run.id}.png").stat().st_size > 10_000
+    assert (charts / f"tracking-run{run.id}.png").stat().st_size > 10_000
     assert len(re.findall(r"Next 90 days: [\d,]+ purchases \([\d.]+ each\), worth [\d,]+ "
                           r"\([\d.,]+ each\); \d+% likely lost", out)) == run.k
 

@@ -21,6 +21,7 @@ from segmentation.forecast import (
     fit_forecast,
     purchase_histories,
 )
+from segmentation.forecast_holdout import holdout_purchases
 from segmentation.order_features import customer_features
 from segmentation.order_profile import prepare_orders
 from segmentation.orders import detect_order_history, parse_orders
@@ -133,3 +134,27 @@ def test_without_pymc_marketing_a_forecast_says_which_package_to_install(
                               "spend_purchases": 0})
     with pytest.raises(MissingPackage, match=r"needs pymc-marketing.*pip install -e \."):
         fit_forecast(histories)
+
+
+def test_the_holdout_counts_later_purchases_of_the_customers_who_bought_by_the_as_of_date(
+        ) -> None:
+    orders = pd.DataFrame({
+        "customer_id": ["a", "a", "a", "a", "a", "b", "c", "c"],
+        "date": ["2024-01-01", "2024-01-01", "2024-01-09", "2024-01-20", "2024-01-22",
+                 "2024-01-03", "2024-01-16", "2024-01-25"],
+        "amount": ["10", "5", "20", "40", "-8", "7", "9", "3"],
+    })
+    columns = detect_order_history(orders)
+    assert columns is not None
+    parsed, _ = parse_orders(orders, columns)
+    holdout = holdout_purchases(parsed, pd.Timestamp("2024-01-14"))
+    assert holdout is not None
+    assert list(holdout.ids) == ["a", "b"]  # c first bought after the as-of date
+    assert holdout.purchases.tolist() == [1, 0]  # a's return on the 22nd is no purchase
+    assert holdout.first_weeks.tolist() == [0.0, 2 / 7]
+    assert holdout.calibration_weeks == 2.0
+    assert holdout.holdout_weeks == 11 / 7  # to the last purchase in the data, c's on the 25th
+    # a's repeat purchases: day 8 (week 2) and day 19 (week 3)
+    assert holdout.weeks.tolist() == [1.0, 2.0, 3.0, 4.0]
+    assert holdout.cumulative.tolist() == [0.0, 1.0, 2.0, 2.0]
+    assert holdout_purchases(parsed, pd.Timestamp("2024-01-31")) is None
