@@ -158,3 +158,21 @@ def test_the_holdout_counts_later_purchases_of_the_customers_who_bought_by_the_a
     assert holdout.weeks.tolist() == [1.0, 2.0, 3.0, 4.0]
     assert holdout.cumulative.tolist() == [0.0, 1.0, 2.0, 2.0]
     assert holdout_purchases(parsed, pd.Timestamp("2024-01-31")) is None
+
+
+@pytest.mark.slow  # imports pymc-marketing and fits (~5 s)
+def test_customers_who_never_drop_out_give_no_predictions_and_say_which_estimate_ran_off(
+        ) -> None:
+    rng = np.random.default_rng(0)
+    count = 2000
+    age = rng.uniform(10, 52, count)
+    repeats = rng.poisson(0.5 * age)  # one steady rate for everyone, and nobody drops out
+    histories = pd.DataFrame({
+        "customer_id": np.arange(count), "frequency": repeats,
+        "recency": np.where(repeats > 0, age * rng.beta(np.maximum(repeats, 1), 1), 0.0),
+        "T": age, "monetary_value": np.nan, "spend_purchases": 0})
+    forecast = fit_forecast(histories, as_of="2024-06-30")
+    assert forecast.predictions is None and not forecast.report.fitted
+    assert forecast.report.reason.startswith(
+        "the purchase model's estimates ran to the edge of their range (r = ")
+    assert forecast.report.reason.endswith("the history cannot pin down a")
