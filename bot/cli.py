@@ -15,7 +15,8 @@ from bot import answers
 from bot.answers import RequestKind, terminal
 from bot.clock import utc_now
 from bot.jobs.refresh import RefreshInProgress, refresh
-from bot.settings import DEFAULT_DB, Settings, SettingsError, load_settings
+from bot.settings import DEFAULT_DB, Engine, Settings, SettingsError, load_settings, spark_conf
+from bot.spark import spark_engine
 from segmentation.errors import SegmentationError
 from segmentation.schema import load_schema_file
 from segmentation.sources import table_source
@@ -87,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     _model_options(sub)
     sub.add_argument("--schema", type=Path, help="TOML file overriding the inferred schema "
                                                  "(it may also name the table or query)")
+    sub.add_argument("--engine", choices=[e.value for e in Engine],
+                     help="where to segment: this process, or Spark (the spark extra) "
+                          "(default: $SEGBOT_ENGINE, else local)")
+    sub.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
+                     type=_spark_setting, help="a Spark setting for --engine spark, e.g. "
+                     "spark.driver.memory=4g (repeatable; over $SEGBOT_SPARK_CONF)")
     sub = command("segments", cmd_segments, "Overview of the current run's segments.")
     _charts_option(sub)
     sub = command("cluster", cmd_cluster, "One segment in detail.")
@@ -134,6 +141,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("schedule", cmd_schedule, "Show when the scheduled refresh will run next.")
     sub.add_argument("--count", type=_positive_int, default=5, help="how many run times")
     return parser
+
+
+def _spark_setting(raw: str) -> tuple[str, str]:
+    try:
+        pairs = spark_conf(raw)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if len(pairs) != 1:
+        raise argparse.ArgumentTypeError(f"{raw!r}: one spark.<setting>=<value> per --spark-conf")
+    return pairs[0]
 
 
 def _model_options(sub: argparse.ArgumentParser) -> None:
@@ -223,10 +240,15 @@ def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
     overrides = load_schema_file(args.schema) if args.schema else None
     source = table_source(args.data, table=args.table, query=args.query, sheet=args.sheet,
                           schema=overrides)
+    if args.engine is not None:
+        settings = replace(settings, engine=Engine(args.engine))
+    if args.spark_conf and settings.engine is not Engine.SPARK:
+        raise CliError("--spark-conf applies to --engine spark (or SEGBOT_ENGINE=spark)")
+    spark = spark_engine(settings, dict(args.spark_conf))
     store = _open_store(settings.db_path, create=True)
     try:
         run = refresh(store, source, config=ModelConfig(k=args.k, seed=args.seed),
-                      overrides=overrides, progress=_progress())
+                      overrides=overrides, progress=_progress(), spark=spark)
     except StoreDamaged:
         raise  # what it still serves cannot be trusted
     except StoreUnavailable as error:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlparse
@@ -26,12 +27,20 @@ DEFAULT_REFRESH_CRON = "0 6 * * mon"
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_PORT = 3000
 DEFAULT_CHART_PROCESSES = 2  # one per core of the machine the bot is sized for
+DEFAULT_SPARK_MASTER = "local[*]"
 MAX_CHART_PROCESSES = 16
 
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 T = TypeVar("T")
+
+
+class Engine(StrEnum):
+    """Where a refresh segments: in this process, or on Spark (the spark extra)."""
+
+    LOCAL = "local"
+    SPARK = "spark"
 
 
 class SettingsError(Exception):
@@ -64,6 +73,9 @@ class Settings:
     timezone: str = DEFAULT_TIMEZONE
     keep_runs: int | None = None  # None: keep every run
     chart_processes: int = DEFAULT_CHART_PROCESSES  # 0: charts drawn in the bot's process
+    engine: Engine = Engine.LOCAL  # SEGBOT_ENGINE: where refreshes segment
+    spark_master: str = DEFAULT_SPARK_MASTER  # SEGBOT_SPARK_MASTER
+    spark_conf: tuple[tuple[str, str], ...] = ()  # SEGBOT_SPARK_CONF, passed to Spark as is
 
     @property
     def tzinfo(self) -> ZoneInfo:
@@ -123,6 +135,9 @@ def load_settings(environ: Mapping[str, str], *, require_slack: bool,
         keep_runs=reader.get("SEGBOT_KEEP_RUNS", _keep_runs),
         chart_processes=_default(reader.get("SEGBOT_CHART_PROCESSES", _chart_processes),
                                  DEFAULT_CHART_PROCESSES),
+        engine=reader.get("SEGBOT_ENGINE", _engine) or Engine.LOCAL,
+        spark_master=reader.get("SEGBOT_SPARK_MASTER", _nonblank) or DEFAULT_SPARK_MASTER,
+        spark_conf=reader.get("SEGBOT_SPARK_CONF", spark_conf) or (),
     )
     if reader.problems:
         raise SettingsError(reader.problems)
@@ -161,6 +176,28 @@ def _prefixed(prefix: str) -> Callable[[str], str]:
         return raw
 
     return parse
+
+
+def _engine(raw: str) -> Engine:
+    try:
+        return Engine(raw.lower())
+    except ValueError:
+        raise ValueError(f"{raw!r} is not an engine: use {' or '.join(e.value for e in Engine)}"
+                         ) from None
+
+
+def spark_conf(raw: str) -> tuple[tuple[str, str], ...]:
+    """Spark settings as ``key=value`` pairs separated by ``;`` or new lines (values may hold
+    commas and spaces: spark.jars, extraJavaOptions)."""
+    pairs = []
+    for item in re.split(r"[;\n]", raw):
+        if not item.strip():
+            continue
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip().startswith("spark."):
+            raise ValueError(f"{item.strip()!r} is not spark.<setting>=<value>")
+        pairs.append((key.strip(), value.strip()))
+    return tuple(pairs)
 
 
 def _db_path(raw: str) -> Path:

@@ -27,6 +27,7 @@ from storage.store import Store
 
 if TYPE_CHECKING:  # the engine (scikit-learn, ~1.2 s to import) loads on the first refresh,
     # so `segbot customer` and the other read commands start without it
+    from bot.spark import SparkEngine
     from segmentation.engine import Progress
     from segmentation.model import ModelConfig
 
@@ -40,9 +41,11 @@ class RefreshInProgress(Exception):
 
 def refresh(store: Store, data: TableSource | Path, *, config: ModelConfig,
             overrides: SchemaOverrides | None = None, now: Clock = utc_now,
-            progress: Progress = lambda _: None) -> RunRecord:
+            progress: Progress = lambda _: None, spark: SparkEngine | None = None) -> RunRecord:
     """Segment the table `data` names and publish it as the current run, all or nothing.
 
+    With `spark`, the table is read and segmented on Spark, the run is published the same
+    way, and its assignments are also written as Parquet beside the input.
     Raises `RefreshInProgress` at once if another refresh of `store` is running.
     """
     from segmentation.engine import segment_table
@@ -53,14 +56,22 @@ def refresh(store: Store, data: TableSource | Path, *, config: ModelConfig,
         started = now()
         previous = store.current_run()
         progress(f"reading {source.describe()}")
-        result = segment_table(read_table(source), config=keep_k(config, previous),
-                               overrides=overrides, progress=progress)
+        spark_run = None
+        if spark is None:
+            result = segment_table(read_table(source), config=keep_k(config, previous),
+                                   overrides=overrides, progress=progress)
+        else:
+            spark_run = spark.segment(source, config=keep_k(config, previous),
+                                      overrides=overrides, progress=progress)
+            result = spark_run.result
         if previous is not None:
             progress(f"matching segments to run {previous.id}")
         matched, changes = continue_run(store, result, previous)
         progress(f"publishing {len(matched.assignments):,} assignments")
         run_id = store.publish_run(matched, started_at=started, finished_at=now(),
                                    changes=changes)
+        if spark is not None and spark_run is not None:
+            spark.write_assignments(spark_run, matched, source, run_id, progress)
         return store.get_run(run_id)
 
 

@@ -40,6 +40,7 @@ from bot.slack.digest_posts import (
     retry_pending_digests,
 )
 from bot.slack.home import refresh_homes
+from bot.spark import SparkEngine, spark_engine
 from segmentation.errors import DataError, SegmentationError
 from segmentation.model import ModelConfig
 from segmentation.sources import FileSource, TableSource
@@ -96,6 +97,7 @@ class ScheduledRefresh:
     now: Clock = utc_now
     config: ModelConfig = field(default_factory=ModelConfig)
     renderer: Renderer = render  # draws the digest's charts
+    spark: SparkEngine | None = None  # SEGBOT_ENGINE=spark: refreshes segment on Spark
 
     def __call__(self) -> RunRecord | None:
         """Run once; return the published run, or None when it failed or was refused.
@@ -105,7 +107,7 @@ class ScheduledRefresh:
         self.retry_failed_digests()
         try:
             run = refresh(self.store, self._data(), config=self.config,
-                          overrides=self.settings.schema, now=self.now)
+                          overrides=self.settings.schema, now=self.now, spark=self.spark)
         except RefreshInProgress as error:
             log.warning("scheduled refresh skipped: %s", error)
             return None
@@ -218,7 +220,7 @@ def start_scheduler(settings: Settings, store: Store, client: WebClient, *,
     scheduler = scheduler or BackgroundScheduler(timezone=settings.tzinfo)
     trigger = refresh_trigger(settings)
     job = ScheduledRefresh(settings, store, client, trigger, now, config or ModelConfig(),
-                           renderer)
+                           renderer, spark_engine(settings))
     if settings.data_source is not None:
         scheduler.add_job(job, trigger, id=JOB_ID, name="refresh segments, post the digest",
                           replace_existing=True, coalesce=True, max_instances=1,

@@ -183,3 +183,26 @@ def test_schema_problems_are_listed_with_the_others(tmp_path: Path) -> None:
     assert listed == (f"SEGBOT_SCHEMA: no such schema file: {tmp_path / 'nope.toml'}",
                       "SEGBOT_DATA: postgresql://ann@db/crm is a database: say what to read "
                       "from it with SEGBOT_TABLE or SEGBOT_QUERY (one of them)")
+
+
+def test_the_engine_is_local_unless_spark_is_asked_for() -> None:
+    from bot.settings import DEFAULT_SPARK_MASTER, Engine
+
+    assert load_settings({}, require_slack=False).engine is Engine.LOCAL
+    settings = load_settings({"SEGBOT_ENGINE": "Spark",
+                              "SEGBOT_SPARK_CONF": "spark.driver.memory=4g;\n"
+                                                   "spark.jars=/a.jar,/b.jar"},
+                             require_slack=False)
+    assert settings.engine is Engine.SPARK and settings.spark_master == DEFAULT_SPARK_MASTER
+    assert settings.spark_conf == (("spark.driver.memory", "4g"),
+                                   ("spark.jars", "/a.jar,/b.jar"))
+    assert load_settings({"SEGBOT_SPARK_MASTER": "spark://head:7077"},
+                         require_slack=False).spark_master == "spark://head:7077"
+
+
+def test_a_bad_engine_and_bad_spark_settings_are_listed_together() -> None:
+    listed = problems({"SEGBOT_ENGINE": "dask", "SEGBOT_SPARK_CONF": "driver.memory=4g"},
+                      require_slack=False)
+    assert any(p.startswith("SEGBOT_ENGINE: 'dask' is not an engine: use local or spark")
+               for p in listed)
+    assert any(p.startswith("SEGBOT_SPARK_CONF: 'driver.memory=4g' is not spark.") for p in listed)
