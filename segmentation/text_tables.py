@@ -43,7 +43,7 @@ _SHOWN_LINES = 5  # line numbers a "dropped rows" step names; the rest are count
 _MOST_ROWS_DROPPED = 0.10  # more rows than this of the wrong length: the header is wrong
 _MAX_BLOCK = 1 << 30  # pyarrow's block must hold the longest row; it takes an int32
 # Whole numbers are read as the narrowest of int16 and int32 that holds them 128 times over
-# (within ±2**8, ±2**24): exact, and a sum of up to 128 such columns still fits. Counts,
+# (below 2**8, 2**24 in size): exact, and a sum of up to 128 such columns still fits. Counts,
 # flags and amounts in int16/int32 instead of int64: 1.2 GiB less of a 10M-customer table.
 _NARROW_INTEGERS = ((1 << 8, pa.int16()), (1 << 24, pa.int32()))
 
@@ -239,7 +239,7 @@ def _frame_type(column: pa.ChunkedArray) -> pa.DataType:
         bounds = pc.min_max(column)
         largest = max(-bounds["min"].as_py(), bounds["max"].as_py())
         for limit, narrow in _NARROW_INTEGERS:
-            if largest <= limit:
+            if largest < limit:
                 return narrow
     return column.type
 

@@ -116,16 +116,17 @@ def test_decimal_commas_in_a_semicolon_file_are_numbers(tmp_path: Path) -> None:
 def test_whole_numbers_are_read_narrow_and_exactly(tmp_path: Path) -> None:
     # int16/int32 hold a 10M-customer table in half the memory; each type keeps 128 times
     # the column's largest value (a sum of 128 columns fits), else int64 as before
-    text = ("id,kids,visits,income,huge,gap,share\n"
-            "1,0,256,16777216,9007199254740993,1,0.5\n"
-            "2,2,-257,-16777216,-9007199254740993,,1.5\n")
+    text = ("id,kids,visits,income,edge,huge,gap,share\n"
+            "1,0,255,16777215,-16777216,9007199254740993,1,0.5\n"
+            "2,-255,-256,-16777215,0,-9007199254740993,,1.5\n")
     frame = read(write(tmp_path, "customers.csv", text.encode())).frame
     assert frame.dtypes.astype(str).to_dict() == {
-        "id": "str", "kids": "int16", "visits": "int32", "income": "int32", "huge": "int64",
-        "gap": "float64", "share": "float64"}
-    assert frame["kids"].tolist() == [0, 2]
-    assert frame["visits"].tolist() == [256, -257]
-    assert frame["income"].tolist() == [16777216, -16777216]
+        "id": "str", "kids": "int16", "visits": "int32", "income": "int32", "edge": "int64",
+        "huge": "int64", "gap": "float64", "share": "float64"}
+    assert frame["kids"].tolist() == [0, -255]
+    assert frame["visits"].tolist() == [255, -256]
+    assert frame["income"].tolist() == [16777215, -16777215]
+    assert frame["edge"].tolist() == [-16777216, 0]
     assert frame["huge"].tolist() == [9007199254740993, -9007199254740993]
     assert frame["gap"].isna().tolist() == [False, True]
 
