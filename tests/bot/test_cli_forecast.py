@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import subprocess
+import sys
 from contextlib import closing
 from pathlib import Path
 
@@ -111,3 +113,12 @@ def test_a_history_with_almost_no_repeat_purchases_publishes_without_predictions
     code, out, _ = run_cli(["segments", "--db", str(db), "--charts", str(charts)], capsys)
     assert f"No predictions in this run: {why}" in out and "Next 90 days" not in out
     assert not list(charts.glob("forecast-*.png"))
+
+
+def test_answers_and_the_bot_never_load_pymc_marketing() -> None:
+    probe = ("import sys, bot.cli, bot.answers.build, bot.answers.digest, bot.slack.app; "
+             "print(sorted({m.split('.')[0] for m in sys.modules} & "
+             "{'pymc', 'pymc_marketing', 'pytensor', 'arviz'}))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True, cwd=Path(__file__).resolve().parents[2])
+    assert done.stdout.strip() == "[]"
