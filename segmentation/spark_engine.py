@@ -129,18 +129,20 @@ def segment_with_spark(spark: SparkSession, source: TableSource, *,
     progress(f"fitting the model on {prepared.cleaning.rows_kept:,} customers "
              f"({len(prepared.numeric)} features)")
     scaling = scaling_spec(prepared.frame, prepared.numeric, config)
+    progress(f"drawing the hash sample ({config.selection_sample:,}) and choosing k on the driver")
     sample_frame = hash_sample_frame(prepared.frame, scaling.numeric, config.selection_sample)
     sample = fit_sample(scaling.scale(sample_frame), config)
     spec = replace(scaling, pca_mean=tuple(float(v) for v in sample.pca.mean_),
                    components=tuple(tuple(float(v) for v in row)
                                     for row in sample.pca.components_))
+    progress(f"refining {sample.selection.chosen_k} centres on every customer")
     centres, _ = refine(prepared.frame, spec, sample.centres, config)
     spec = spec.with_centres(centres)
     assigned = assign(prepared.frame, spec, centres)
     progress(f"profiling {len(centres)} segments")
     sizes = {int(r[LABEL]): int(r["count"]) for r in assigned.groupBy(LABEL).count().collect()}
     segment_of_label = _ids_by_size(sizes, len(centres))
-    result = _assemble(prepared, spec, sample, assigned, segment_of_label, config)
+    result = _assemble(prepared, spec, sample, assigned, segment_of_label, config, progress)
     return SparkRun(replace(result, source=source.describe()),
                     assigned.select(ID, LABEL, DISTANCE), segment_of_label)
 
@@ -293,7 +295,8 @@ def segment_tables(assigned: DataFrame, features: tuple[str, ...],
 
 
 def _assemble(prepared: SparkPrepared, spec: ModelSpec, sample: SampleFit, assigned: DataFrame,
-              segment_of_label: dict[int, int], config: ModelConfig) -> SegmentationResult:
+              segment_of_label: dict[int, int], config: ModelConfig,
+              progress: Progress) -> SegmentationResult:
     sample_labels, _ = nearest_centres(sample.embedding, np.asarray(spec.centres))
     sample_ids = np.array([segment_of_label[int(v)] for v in sample_labels])
     with_ids = assigned.withColumn("segment_id", _segment_id(segment_of_label))
@@ -302,6 +305,7 @@ def _assemble(prepared: SparkPrepared, spec: ModelSpec, sample: SampleFit, assig
     profiles = profiles_from_tables(tables, population, prepared.numeric,
                                     prepared.feature_labels)
     display = list(prepared.display_columns)
+    progress("collecting the assignments to the driver")
     rows = with_ids.select(ID, "segment_id", DISTANCE, *display).toArrow().to_pandas()
     rows = rows.astype({ID: object, **{c: object for c in prepared.categorical_shown}})
     return SegmentationResult(
