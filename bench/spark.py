@@ -65,8 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             report["runs"].append(run)
             stores[engine] = db
             _print(run)
-        if len(stores) == 2:
-            parity = _compare(stores["local"], stores["spark"])
+        local_db = folder / f"local-{rows}.db"
+        if "spark" in stores and local_db.exists():  # this run's, or an earlier run's
+            parity = _compare(local_db, stores["spark"])
             parity["rows"] = rows
             report.setdefault("parity", []).append(parity)
             print(f"  parity at {rows:,}: {parity}")
@@ -90,17 +91,20 @@ def _measure(args: list[str], env: dict[str, str]) -> dict[str, Any]:
     watcher = threading.Thread(target=_watch, args=(child.pid, peaks, done), daemon=True)
     watcher.start()
     lines: list[tuple[float, str]] = []
+    other: list[str] = []  # Spark's and Python's own messages: the tail is shown on failure
     assert child.stderr is not None
     for line in child.stderr:
         found = _LINE.match(line.strip())
         if found:
             lines.append((time.perf_counter() - started, found.group(1)))
+        else:
+            other = [*other[-40:], line.rstrip()]
     code = child.wait()
     wall = time.perf_counter() - started
     done.set()
     watcher.join()
     if code != 0:
-        raise SystemExit(f"segbot {' '.join(args)} exited {code}")
+        raise SystemExit("\n".join([*other, f"segbot {' '.join(args)} exited {code}"]))
     phases = {}
     for (at, message), (until, _) in zip(lines, [*lines[1:], (wall, "")], strict=True):
         phases[message[:48]] = round(until - at, 2)

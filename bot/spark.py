@@ -72,11 +72,11 @@ class SparkEngine:
 
     def segment(self, source: TableSource, *, config: ModelConfig,
                 overrides: SchemaOverrides | None, progress: Progress) -> SparkRun:
-        from segmentation.spark_engine import segment_with_spark
+        from segmentation.spark_engine import assignments_folder, segment_with_spark
 
         progress(f"starting Spark ({self.master})")
         return segment_with_spark(self.session(), source, config=config, overrides=overrides,
-                                  progress=progress)
+                                  progress=progress, staging=assignments_folder(source))
 
     def write_assignments(self, run: SparkRun, published: SegmentationResult,
                           source: TableSource, run_id: int, progress: Progress) -> None:

@@ -10,12 +10,15 @@ engine's own code: the PCA, the elbow search for k and its centres on the hash s
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import dataclass, replace
 from functools import reduce
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -114,8 +117,14 @@ def _read_jdbc(spark: SparkSession, source: SqlSource) -> DataFrame:
 def segment_with_spark(spark: SparkSession, source: TableSource, *,
                        config: ModelConfig | None = None,
                        overrides: SchemaOverrides | None = None,
-                       progress: Progress = _quiet) -> SparkRun:
-    """`engine.segment_table` on Spark, for tables in the reference profile."""
+                       progress: Progress = _quiet, staging: Path | None = None) -> SparkRun:
+    """`engine.segment_table` on Spark, for tables in the reference profile.
+
+    Every customer's assignment reaches the driver through Parquet the executors write into a
+    temporary folder in ``staging`` (a folder the driver can read; default: the system's
+    temporary folder, which serves local mode), read back with pyarrow and removed: a collect
+    would hold them all in the JVM first (spark.driver.maxResultSize).
+    """
     config = config or ModelConfig()
     overrides = overrides or SchemaOverrides()
     raw = read_spark_table(spark, source)
@@ -142,7 +151,8 @@ def segment_with_spark(spark: SparkSession, source: TableSource, *,
     progress(f"profiling {len(centres)} segments")
     sizes = {int(r[LABEL]): int(r["count"]) for r in assigned.groupBy(LABEL).count().collect()}
     segment_of_label = _ids_by_size(sizes, len(centres))
-    result = _assemble(prepared, spec, sample, assigned, segment_of_label, config, progress)
+    result = _assemble(prepared, spec, sample, assigned, segment_of_label, config, progress,
+                       staging)
     return SparkRun(replace(result, source=source.describe()),
                     assigned.select(ID, LABEL, DISTANCE), segment_of_label)
 
@@ -296,7 +306,7 @@ def segment_tables(assigned: DataFrame, features: tuple[str, ...],
 
 def _assemble(prepared: SparkPrepared, spec: ModelSpec, sample: SampleFit, assigned: DataFrame,
               segment_of_label: dict[int, int], config: ModelConfig,
-              progress: Progress) -> SegmentationResult:
+              progress: Progress, staging: Path | None) -> SegmentationResult:
     sample_labels, _ = nearest_centres(sample.embedding, np.asarray(spec.centres))
     sample_ids = np.array([segment_of_label[int(v)] for v in sample_labels])
     with_ids = assigned.withColumn("segment_id", _segment_id(segment_of_label))
@@ -305,8 +315,8 @@ def _assemble(prepared: SparkPrepared, spec: ModelSpec, sample: SampleFit, assig
     profiles = profiles_from_tables(tables, population, prepared.numeric,
                                     prepared.feature_labels)
     display = list(prepared.display_columns)
-    progress("collecting the assignments to the driver")
-    rows = with_ids.select(ID, "segment_id", DISTANCE, *display).toArrow().to_pandas()
+    progress("collecting the assignments to the driver (Parquet)")
+    rows = _through_parquet(with_ids.select(ID, "segment_id", DISTANCE, *display), staging)
     rows = rows.astype({ID: object, **{c: object for c in prepared.categorical_shown}})
     return SegmentationResult(
         source="", seed=config.seed, as_of=prepared.as_of.date().isoformat(),
@@ -322,6 +332,17 @@ def _assemble(prepared: SparkPrepared, spec: ModelSpec, sample: SampleFit, assig
         projection=projection_sample(sample.embedding, sample_ids),
         explained_variance=tuple(float(v) for v in sample.pca.explained_variance_ratio_),
         model_spec=spec.to_dict())
+
+
+def _through_parquet(frame: DataFrame, staging: Path | None) -> pd.DataFrame:
+    if staging is not None:
+        staging.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="_staging-", dir=staging))
+    try:
+        frame.write.mode("overwrite").parquet(str(folder / "rows"))
+        return pq.read_table(folder / "rows").to_pandas()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def write_assignments(run: SparkRun, segment_ids: dict[int, int], folder: Path,
