@@ -193,7 +193,7 @@ def fit_model(frame: pd.DataFrame, numeric: tuple[str, ...], categorical: tuple[
         embedding = sample.pca.transform(scaled).astype(np.float32)
     del scaled
     kmeans = KMeans(n_clusters=sample.selection.chosen_k, init=sample.centres, n_init=1,
-                    max_iter=config.refine_steps, tol=config.refine_tol,
+                    max_iter=config.refine_steps, tol=_sklearn_tol(embedding, config),
                     random_state=config.seed).fit(embedding)
     distances = _distances_to_centres(embedding, kmeans.cluster_centers_, kmeans.labels_)
     spec = spec_from_fitted(preprocessor, sample.pca, config.categorical_weight)
@@ -203,6 +203,19 @@ def fit_model(frame: pd.DataFrame, numeric: tuple[str, ...], categorical: tuple[
         sample_rows, int(kmeans.n_iter_), sample.selection,
         sample.silhouette(kmeans.labels_[sample_rows]),
         tuple(float(v) for v in sample.pca.explained_variance_ratio_))
+
+
+def _sklearn_tol(embedding: np.ndarray, config: ModelConfig) -> float:
+    """The ``tol`` that makes scikit-learn stop where `refinement_tolerance` says.
+
+    scikit-learn multiplies ``tol`` by its own variance of the coordinates, np.var along the
+    rows of float32 data, which drifts from the exact value as rows add up (1.4 % at 10M):
+    the Spark engine, whose variance is exact, then stopped one Lloyd step earlier and 0.1 %
+    of customers changed segment.
+    """
+    exact = refinement_tolerance(embedding.var(axis=0, dtype=np.float64), config)
+    theirs = float(np.mean(np.var(embedding, axis=0)))
+    return exact / theirs if theirs > 0 else config.refine_tol
 
 
 def _distances_to_centres(points: np.ndarray, centres: np.ndarray,
