@@ -47,10 +47,14 @@ class CleaningLog:
         reason: object = reasons
         if isinstance(reasons, pd.Series):  # one per row, or one per dropped row
             reason = (reasons if len(reasons) == count else reasons[mask]).to_numpy()
-        self.excluded.append(pd.DataFrame({ID: frame.loc[mask, ID].to_numpy(),
-                                           "reason": reason}))
-        self.steps.append(CleaningStep(column, "dropped rows", count, summary))
+        self.exclude(frame.loc[mask, ID].to_numpy(), column, reason, summary)
         return frame.loc[~mask]
+
+    def exclude(self, ids: np.ndarray, column: str | None, reasons: object,
+                summary: str) -> None:
+        """Remember ``ids`` as dropped, each for its reason (or one reason for all)."""
+        self.excluded.append(pd.DataFrame({ID: ids, "reason": reasons}))
+        self.steps.append(CleaningStep(column, "dropped rows", len(ids), summary))
 
 
 def customer_ids(frame: pd.DataFrame, id_column: str | None, log: CleaningLog) -> pd.Series:
@@ -108,12 +112,18 @@ def relabel(frame: pd.DataFrame, column: str, mapping: Mapping[str, str],
             log: CleaningLog, why: str) -> pd.DataFrame:
     """Replace labels by the ones they stand for, counting each replacement."""
     values = frame[column]
+    # each distinct label once: comparing and replacing a million texts per label took 0.1 s
+    codes, distinct = pd.factorize(values)
+    counts = np.bincount(codes[codes >= 0], minlength=len(distinct))
+    position = {label: i for i, label in enumerate(distinct)}
     for old, new in mapping.items():
-        count = int((values == old).sum())
+        count = int(counts[position[old]]) if old in position else 0
         if count:
             log.steps.append(CleaningStep(column, "relabelled", count,
                                           f"'{old}' → '{new}': {why}"))
-    return frame.assign(**{column: values.replace(dict(mapping))})
+    relabelled = pd.Series([mapping.get(label, label) for label in distinct], dtype=values.dtype)
+    return frame.assign(**{column: pd.Series(relabelled.array.take(codes, allow_fill=True),
+                                             index=values.index, dtype=values.dtype)})
 
 
 def plain_label(label: str) -> str:
@@ -186,12 +196,17 @@ def extreme_outliers(values: pd.Series, threshold: float = OUTLIER_THRESHOLD) ->
     present = everyone[~np.isnan(everyone)]
     if _right_skewed(present):
         everyone, present = np.log1p(everyone), np.log1p(present)
-    median = np.median(present)
-    spread = 1.4826 * np.median(np.abs(present - median))
+    # present is this function's own copy: the medians may reorder it instead of copying it
+    median = np.median(present, overwrite_input=True)
+    deviations = np.abs(np.subtract(present, median, out=present), out=present)
+    spread = 1.4826 * np.median(deviations, overwrite_input=True)
     if not spread > 0:
         return pd.Series(False, index=values.index)
+    scores = np.subtract(everyone, median)  # one new array, then in place: no temporaries
+    np.abs(scores, out=scores)
+    scores /= spread
     with np.errstate(invalid="ignore"):  # missing values compare False: not outliers
-        return pd.Series(np.abs(everyone - median) / spread > threshold, index=values.index)
+        return pd.Series(scores > threshold, index=values.index)
 
 
 def _distinct_below(values: pd.Series, limit: int) -> bool:
@@ -206,9 +221,10 @@ def is_right_skewed(values: pd.Series) -> bool:
 
 
 def _right_skewed(present: np.ndarray) -> bool:
+    # present is the caller's own copy, and only its values matter: reorder it, don't copy it
     if not len(present) or present.min() < 0:
         return False
-    q1, q2, q3 = np.quantile(present, [0.25, 0.5, 0.75])
+    q1, q2, q3 = np.quantile(present, [0.25, 0.5, 0.75], overwrite_input=True)
     if q3 <= q1:
         return False
     return bool((q3 + q1 - 2 * q2) / (q3 - q1) > 0.2)
@@ -220,22 +236,26 @@ def drop_extreme_outliers(frame: pd.DataFrame, columns: Iterable[str], log: Clea
 
     ``rows``, a mask, keeps only those rows of ``frame`` (dropped earlier, not yet taken).
     """
-    columns = list(columns)
-    # Each column is judged on the rows the columns before it kept. Dropping from a narrow
-    # copy and then once from the wide frame saves copying every column at every drop.
-    narrow = frame[[ID, *columns]].reset_index(drop=True)  # index = position in frame
-    if rows is not None and not rows.all():
-        narrow = narrow[rows]
+    # Each column is judged on the rows the columns before it kept: a mask of the kept
+    # positions, and the wide frame taken once at the end (copying a narrow frame of every
+    # column at each drop took 0.3 s a million rows).
+    kept = np.ones(len(frame), dtype=bool) if rows is None else rows.copy()
+    ids = frame[ID].to_numpy()
     for column in columns:
-        mask = extreme_outliers(narrow[column])
+        values = frame[column].reset_index(drop=True)  # index = position in frame
+        if not kept.all():
+            values = values[kept]
+        mask = extreme_outliers(values)
         if mask.any():
-            values = narrow.loc[mask, column]
-            shown = ", ".join(f"{v:,.0f}" for v in values.drop_duplicates().head(5))
-            reasons = pd.Series([f"{column} {v:,.0f} is an extreme outlier" for v in values],
-                                index=values.index)
-            narrow = log.drop(narrow, mask, column, reasons,
-                              f"extreme outlier ({shown}): far outside the typical range")
-    return frame if len(narrow) == len(frame) else frame.iloc[narrow.index.to_numpy()]
+            dropped = values[mask]
+            positions = dropped.index.to_numpy()
+            kept[positions] = False
+            shown = ", ".join(f"{v:,.0f}" for v in dropped.drop_duplicates().head(5))
+            log.exclude(ids[positions], column,
+                        np.array([f"{column} {v:,.0f} is an extreme outlier" for v in dropped],
+                                 dtype=object),
+                        f"extreme outlier ({shown}): far outside the typical range")
+    return frame if kept.all() else frame.iloc[np.flatnonzero(kept)]
 
 
 def report_missing_values(frame: pd.DataFrame, columns: Iterable[str],

@@ -135,8 +135,11 @@ def _prepare_reference(raw: pd.DataFrame, overrides: SchemaOverrides) -> Prepare
     labels = cleaning.relabel(labels, "Education", reference.EDUCATION_RELABEL, log,
                               "second-cycle degrees are master's level")
     labels = cleaning.fold_rare_labels(labels, reference.CATEGORICAL_COLUMNS, log)
-    frame = cleaning.drop_extreme_outliers(frame, reference.MODEL_FEATURES, log,
-                                           rows=~too_old.to_numpy())
+    # The raw label columns are replaced by the cleaned ones below: taking the rows of
+    # those texts too cost 0.15 s a million customers, for nothing.
+    frame = cleaning.drop_extreme_outliers(
+        frame.drop(columns=list(reference.CATEGORICAL_COLUMNS)), reference.MODEL_FEATURES, log,
+        rows=~too_old.to_numpy())
     rows = np.searchsorted(labels.index.to_numpy(), frame.index.to_numpy())
     frame = frame.assign(**{c: pd.Series(labels[c].to_numpy()[rows], index=frame.index,
                                          dtype=object)
