@@ -38,7 +38,7 @@ from storage.records import AuditEntry, CustomerRecord, HistoryEntry, RunRecord
 from storage.run_tables import CUSTOMERS, run_table, run_tables
 from storage.schema import migrate
 from storage.segment_history import SegmentHistory
-from storage.transactions import immediate_transaction
+from storage.transactions import enable_wal, immediate_transaction
 
 CURRENT_RUN_KEY = "current_run_id"
 _WAL_SIZE_LIMIT = 64 * 1024 * 1024
@@ -87,7 +87,7 @@ class Store:
         self._ranges: dict[int, list[FieldRange]] = {}
         try:
             with self._connect(Access.OPEN) as db:
-                db.enable_wal()
+                enable_wal(db.conn, timeout=self.busy_timeout)
                 migrate(db)
         except sqlite3.DatabaseError as error:  # includes OperationalError (cannot open)
             raise StoreError(f"cannot open the store {self.path}: {error}") from error
