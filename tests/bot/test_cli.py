@@ -198,6 +198,7 @@ def test_refresh_summary_reports_the_inferred_schema(tmp_path, capsys) -> None:
     assert "notes (free text" in out
 
 
+@pytest.mark.slow  # over a second: the fast tier stays under a minute
 def test_prune_keeps_the_newest_runs_and_vacuum_shrinks_the_file(tmp_path, capsys) -> None:
     data, db = tmp_path / "customers.tsv", tmp_path / "segbot.db"
     assert run_cli(["sample", "--rows", "3000", "--out", str(data)], capsys)[0] == 0

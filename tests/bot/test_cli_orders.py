@@ -63,6 +63,7 @@ def test_sample_orders_writes_that_many_order_lines(tmp_path: Path,
                                "channel": "channel"}
 
 
+@pytest.mark.slow  # over a second: the fast tier stays under a minute
 def test_refreshing_an_order_history_says_so_and_names_each_columns_role(
         small_history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "segbot.db"
@@ -82,6 +83,7 @@ def test_refreshing_an_order_history_says_so_and_names_each_columns_role(
     assert all(base_name(name) is not None for name in names), names
 
 
+@pytest.mark.slow  # over a second: the fast tier stays under a minute
 def test_a_customer_of_an_order_history_is_answered_with_their_purchases(
         small_history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "segbot.db"

@@ -141,6 +141,7 @@ def test_same_segment_has_the_same_colour_in_sizes_and_scatter():
 # ----------------------------------------------------------------------------- every chart
 
 
+@pytest.mark.slow  # over a second: the fast tier stays under a minute
 def test_every_renderer_returns_a_phone_ready_png():
     segments = make_segments(4)
     pngs = [

@@ -40,6 +40,7 @@ def test_shuffled_cluster_numbers_are_undone(reference_runs) -> None:
     assert all(m.distance == 0 for m in matched.matches)
 
 
+@pytest.mark.slow  # over a second: the fast tier stays under a minute
 def test_ten_percent_changed_behaviour_keeps_ids_and_names() -> None:
     before = generate_customers(6000, seed=5)
     after = before.copy()
