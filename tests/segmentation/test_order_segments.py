@@ -44,6 +44,7 @@ def customers(result: SegmentationResult) -> pd.DataFrame:
     return frame.assign(name=frame["segment_id"].map(names))
 
 
+@pytest.mark.slow  # the whole CDNOW history with its forecast: ~5 s, once per module
 def test_cdnow_is_read_as_orders_and_aggregated_to_one_row_per_customer(
         cdnow_result: SegmentationResult) -> None:
     cleaning = cdnow_result.cleaning
@@ -59,6 +60,7 @@ def test_cdnow_is_read_as_orders_and_aggregated_to_one_row_per_customer(
     assert len(cdnow_result.assignments) == CDNOW_CUSTOMERS
 
 
+@pytest.mark.slow
 def test_one_time_and_long_lapsed_customers_are_in_segments_named_lost_or_one_time(
         cdnow_result: SegmentationResult) -> None:
     frame = customers(cdnow_result)
@@ -76,6 +78,7 @@ def test_one_time_and_long_lapsed_customers_are_in_segments_named_lost_or_one_ti
     assert not loyal["once"].any() and not loyal["q1"].any()
 
 
+@pytest.mark.slow
 def test_rfm_names_match_the_numbers_of_their_segments(
         cdnow_result: SegmentationResult) -> None:
     names = [s.name for s in cdnow_result.segments]
@@ -98,6 +101,7 @@ def test_rfm_names_match_the_numbers_of_their_segments(
             assert segment.stat("trend").mean < 0
 
 
+@pytest.mark.slow
 def test_descriptions_say_the_numbers_and_actions_say_what_to_do(
         cdnow_result: SegmentationResult) -> None:
     by_name = {base_name(s.name): s for s in cdnow_result.segments}
@@ -112,6 +116,7 @@ def test_descriptions_say_the_numbers_and_actions_say_what_to_do(
     assert len({s.action for s in cdnow_result.segments}) == len(cdnow_result.segments)
 
 
+@pytest.mark.slow
 def test_the_customer_attributes_are_their_purchase_history(
         cdnow_result: SegmentationResult) -> None:
     first = customers(cdnow_result).set_index("customer_id").loc["1"]
@@ -172,6 +177,7 @@ def test_customers_who_first_bought_after_the_as_of_date_say_why_they_are_missin
     assert result.cleaning.rows_dropped == 2 and result.cleaning.rows_in == len(frame)
 
 
+@pytest.mark.slow
 def test_declared_order_columns_need_no_names_a_shop_would_use(cdnow: pd.DataFrame) -> None:
     odd = cdnow.rename(columns={"customer_id": "who", "date": "when", "amount": "paid_eur"})
     overrides = SchemaOverrides(kind=TableKind.ORDERS,
