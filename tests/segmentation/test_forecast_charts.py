@@ -7,24 +7,15 @@ import pytest
 
 from segmentation.forecast import EXPECTED_PURCHASES, EXPECTED_VALUE, LIKELY_LOST, P_ACTIVE
 from segmentation.forecast_charts import render_forecast_chart, render_tracking_chart
-from segmentation.result import FeatureStat, SegmentProfile
+from tests.segmentation.profiles import segment_with_means
 from tests.segmentation.test_charts import assert_phone_ready
 
 
-def forecast_segment(segment_id: int, means: dict[str, float], size: int = 400
-                     ) -> SegmentProfile:
-    stats = tuple(FeatureStat(feature=f, label=f, mean=m, median=m, population_mean=m,
-                              index=100.0, z=0.0) for f, m in means.items())
-    return SegmentProfile(segment_id=segment_id, name=f"Segment {segment_id}", description="",
-                          action="", size=size, share=0.25, traits=(), stats=stats,
-                          distinguishing=(), centroid=())
-
-
 def test_the_value_chart_draws_every_segment_and_without_amounts_their_purchases() -> None:
-    with_value = [forecast_segment(i, {P_ACTIVE: 0.8, EXPECTED_PURCHASES: 0.5 * i,
+    with_value = [segment_with_means(i, {P_ACTIVE: 0.8, EXPECTED_PURCHASES: 0.5 * i,
                                        EXPECTED_VALUE: 20.0 * i, LIKELY_LOST: 0.1})
                   for i in range(1, 6)]
-    purchases_only = [forecast_segment(i, {P_ACTIVE: 0.8, EXPECTED_PURCHASES: 0.5 * i})
+    purchases_only = [segment_with_means(i, {P_ACTIVE: 0.8, EXPECTED_PURCHASES: 0.5 * i})
                       for i in range(1, 4)]
     tall = assert_phone_ready(render_forecast_chart(with_value, 90))
     short = assert_phone_ready(render_forecast_chart(purchases_only, 90))

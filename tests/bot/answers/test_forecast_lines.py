@@ -5,18 +5,15 @@ from __future__ import annotations
 
 from bot.answers.forecast_lines import digest_value_lines, segment_forecast
 from segmentation.forecast import EXPECTED_PURCHASES, EXPECTED_VALUE, LIKELY_LOST
-from segmentation.result import FeatureStat, ForecastReport, SegmentProfile
+from segmentation.result import ForecastReport, SegmentProfile
+from tests.segmentation.profiles import segment_with_means
 
 FITTED = ForecastReport(fitted=True, reason="", customers=1000, repeat_buyers=400,
                         horizon_days=90, actual_repeats=900)
 
 
 def segment(segment_id: int, size: int, **means: float) -> SegmentProfile:
-    stats = tuple(FeatureStat(feature=f, label=f, mean=m, median=m, population_mean=m,
-                              index=100.0, z=0.0) for f, m in means.items())
-    return SegmentProfile(segment_id=segment_id, name=f"Segment {segment_id}", description="",
-                          action="", size=size, share=0.5, traits=(), stats=stats,
-                          distinguishing=(), centroid=())
+    return segment_with_means(segment_id, means, size=size, share=0.5)
 
 
 def test_a_segments_next_90_days_are_totals_and_means_with_the_share_likely_lost() -> None:
