@@ -13,7 +13,7 @@ from storage.store import Store
 from tests.bot.conftest import copy_store, three_runs
 
 
-def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     code = main(args, environ={})
     out, err = capsys.readouterr()
     return code, out, err

@@ -13,16 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bot.cli import main
 from storage.run_tables import CUSTOMERS, run_table
 from storage.store import Store
+from tests.bot.test_cli import run_cli
 from tests.conftest import CDNOW_SAMPLE_CSV
-
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(args, environ={})
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ import pytest
 from bot.answers import terminal
 from bot.answers.comparison import load_comparison
 from bot.answers.digest import digest_answer
-from bot.cli import main
 from bot.jobs.refresh import refresh
 from segmentation.model import ModelConfig
 from segmentation.orders import detect_order_history
@@ -23,6 +22,7 @@ from segmentation.result import SegmentProfile
 from segmentation.rfm_naming import RfmName, base_name
 from segmentation.synthetic_orders import generate_orders, write_orders
 from storage.store import Store
+from tests.bot.test_cli import run_cli
 from tests.conftest import ORDERS_CSV
 
 LAPSING = (RfmName.AT_RISK, RfmName.CANT_LOSE)
@@ -32,12 +32,6 @@ def mean_recency(segment: SegmentProfile) -> float:
     stat = segment.stat("recency_days")
     assert stat is not None and stat.mean is not None
     return stat.mean
-
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(args, environ={})
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
