@@ -9,9 +9,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # the frames are the engine's; reading a stored run needs no pandas
+    import pandas as pd
 
 # Movement between runs: where arrivals come from and departures go, beside segment ids.
 NEW, GONE = "new", "gone"

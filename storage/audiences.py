@@ -31,7 +31,7 @@ from storage.conditions import (
     Or,
     Value,
 )
-from storage.customers import AttributeColumn, SqlType, quote
+from storage.customer_table import AttributeColumn, SqlType, quote
 
 _TRUE = {"true": 1, "yes": 1, "y": 1, "1": 1, "false": 0, "no": 0, "n": 0, "0": 0}
 NUMERIC = (SqlType.INTEGER, SqlType.REAL)

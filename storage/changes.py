@@ -8,12 +8,14 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from segmentation.result import SegmentMatch
 from storage.errors import StoreError
 from storage.run_tables import CUSTOMERS, run_table
+
+if TYPE_CHECKING:  # imported where a frame is made: a process reading a customer needs none
+    import pandas as pd
 
 MOVEMENT_COLUMNS = ["from", "to", "customers"]
 MOVER_COLUMNS = ["customer_id", "from_segment", "from_name", "to_segment", "to_name"]
@@ -32,6 +34,12 @@ class RetiredSegment:
     name: str
 
 
+def _no_movement() -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame(columns=MOVEMENT_COLUMNS)
+
+
 @dataclass(frozen=True, eq=False)
 class RunChanges:
     """How a new run relates to the run it was compared with, published together with it."""
@@ -40,7 +48,7 @@ class RunChanges:
     matches: tuple[SegmentMatch, ...]
     retired: tuple[RetiredSegment, ...] = ()
     movement: pd.DataFrame = field(  # from, to, customers (segmentation.matching.movement_matrix)
-        default_factory=lambda: pd.DataFrame(columns=MOVEMENT_COLUMNS))
+        default_factory=_no_movement)
 
 
 def check_changes(changes: RunChanges, segment_ids: Sequence[int]) -> None:
@@ -108,6 +116,8 @@ def retired_segments(conn: sqlite3.Connection, run_id: int) -> list[RetiredSegme
 
 def movement(conn: sqlite3.Connection, run_id: int) -> pd.DataFrame:
     """Customers per (from, to) for ``run_id``: segments in id order, then new / gone."""
+    import pandas as pd
+
     rows = conn.execute(
         "SELECT from_segment, to_segment, customers FROM movement WHERE run_id = ? "
         "ORDER BY from_segment GLOB '[0-9]*' DESC, CAST(from_segment AS INTEGER), from_segment, "
@@ -132,6 +142,8 @@ _MOVERS = """
 
 def movers(conn: sqlite3.Connection, run_id: int, previous_run_id: int | None) -> pd.DataFrame:
     """Customers in both runs whose segment changed, with both segments' ids and names."""
+    import pandas as pd
+
     rows = [] if previous_run_id is None else conn.execute(
         _MOVERS.format(current=run_table(run_id, CUSTOMERS),
                        previous=run_table(previous_run_id, CUSTOMERS)),

@@ -5,7 +5,8 @@ Typed columns rather than one JSON text per customer: `/customer ID` is one prim
 search, a filter (``"Income" > ? AND "Education" = ?``) is parameterised SQL over real
 columns that an index can serve, and publishing binds plain numbers and strings instead of
 formatting and storing JSON. The columns vary per run (they are the table's display
-attributes), hence one table per run, which retention drops whole.
+attributes), hence one table per run, which retention drops whole. Its columns, and reading
+them back without pandas, are storage.customer_table; this module publishes the rows.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any, Protocol
 
 import numpy as np
@@ -23,33 +23,20 @@ import pyarrow as pa
 
 from segmentation.result import SegmentationResult
 from storage import codec
-from storage.run_tables import CUSTOMERS, run_table
+from storage.customer_table import (
+    FIXED_COLUMNS,
+    AttributeColumn,
+    SqlType,
+    column_names,
+    create_table,
+)
 
-FIXED_COLUMNS = ("customer_id", "segment_id", "distance")
 # Rows made into Python values at a time: large enough that per-chunk costs vanish, small
 # enough that a chunk's values (~15 objects a row) stay a few tens of MB.
 CHUNK_ROWS = 50_000
 # Values bound per INSERT, as many rows as fit: stepping one statement per row cost 1.8 s
 # per million customers of 15 columns, ~130 rows per statement 1.05 s (gains stop there).
 VALUES_PER_INSERT = 2_000
-
-
-class SqlType(StrEnum):
-    """The declared type of an attribute column, which readers decode by."""
-
-    INTEGER = "INTEGER"
-    REAL = "REAL"  # non-finite values are stored as NULL
-    TEXT = "TEXT"  # dates and times as ISO-8601 text, which sorts as they do
-    BOOLEAN = "BOOLEAN"  # NUMERIC affinity: stored as 0 / 1, read back as False / True
-
-
-@dataclass(frozen=True)
-class AttributeColumn:
-    """One attribute of a run: its display name, its column in the table, its type."""
-
-    name: str
-    column: str
-    type: SqlType
 
 
 class _Values(Protocol):
@@ -156,59 +143,6 @@ def _row_major(columns: list[list[Any]], width: int) -> list[Any]:
 def _insert(table: str, width: int, rows: int) -> str:
     row = "(" + ", ".join("?" * width) + ")"
     return f"INSERT INTO {table} VALUES " + ", ".join([row] * rows)
-
-
-def create_table(conn: sqlite3.Connection, run_id: int,
-                 attributes: Sequence[AttributeColumn]) -> str:
-    """Create run ``run_id``'s empty customers table; return its name."""
-    table = run_table(run_id, CUSTOMERS)
-    # WITHOUT ROWID: the rows live in the customer-id b-tree itself, so a lookup is one
-    # search and ids inserted in order append to it; no second index to build.
-    columns = "".join(f", {quote(a.column)} {a.type}" for a in attributes)
-    conn.execute(f"CREATE TABLE {table} (customer_id TEXT NOT NULL PRIMARY KEY, "
-                 f"segment_id INTEGER NOT NULL, distance REAL{columns}) WITHOUT ROWID")
-    return table
-
-
-def quote(identifier: str) -> str:
-    """``identifier`` as a quoted SQL identifier, whatever characters it holds."""
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def column_names(names: Sequence[str]) -> list[str]:
-    """Column names for attributes: their display names, made unique as SQLite compares
-    identifiers (without case) among themselves and the fixed columns."""
-    taken = {column.casefold() for column in FIXED_COLUMNS}
-    columns = []
-    for name in names:
-        base = name.replace("\x00", "") or "attribute"
-        column, suffix = base, 2
-        while column.casefold() in taken:
-            column, suffix = f"{base}_{suffix}", suffix + 1
-        taken.add(column.casefold())
-        columns.append(column)
-    return columns
-
-
-def stored_attributes(conn: sqlite3.Connection, run_id: int,
-                      names: Sequence[str]) -> tuple[AttributeColumn, ...]:
-    """The attribute columns of run ``run_id``'s table, named as ``runs.attribute_columns``
-    lists them (in the same order)."""
-    info = conn.execute("SELECT name, type FROM pragma_table_info(?) ORDER BY cid",
-                        [run_table(run_id, CUSTOMERS)]).fetchall()
-    return tuple(AttributeColumn(name, column, SqlType(sql_type))
-                 for name, (column, sql_type) in zip(names, info[3:], strict=True))
-
-
-def select_list(attributes: Sequence[AttributeColumn]) -> str:
-    """The attribute columns for a SELECT, in order (empty when there are none)."""
-    return "".join(f", {quote(a.column)}" for a in attributes)
-
-
-def decode(attributes: Sequence[AttributeColumn], values: Sequence[Any]) -> dict[str, Any]:
-    """One customer's attribute values by display name, booleans as bool."""
-    return {a.name: bool(value) if a.type is SqlType.BOOLEAN and value is not None else value
-            for a, value in zip(attributes, values, strict=True)}
 
 
 def decode_frame(frame: pd.DataFrame, attributes: Sequence[AttributeColumn]) -> pd.DataFrame:

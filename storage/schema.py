@@ -1,4 +1,4 @@
-"""The store's schema as ordered sqlite-utils migrations, applied when a store opens.
+"""The store's schema as ordered migrations, applied by sqlite-utils when a store opens.
 
 Append new migrations at the end with a new ``name``; never edit or rename one that has
 shipped, since databases record applied migrations by name. Every migration runs inside
@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import json
 import sqlite3
-
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
+from typing import TYPE_CHECKING
 
 from storage import segment_history
-from storage.customers import AttributeColumn, SqlType, column_names, create_table
+from storage.customer_table import AttributeColumn, SqlType, column_names, create_table
+from storage.migrations import MigrationSet
 from storage.run_tables import CUSTOMERS, run_table
 from storage.transactions import immediate_transaction
 
-MIGRATIONS = Migrations("segbot")
+if TYPE_CHECKING:  # the migrations run only when one is pending (storage.migrations)
+    from sqlite_utils import Database
+
+MIGRATIONS = MigrationSet("segbot")
 
 
 @MIGRATIONS(name="0001_create_run_tables")
@@ -203,11 +205,11 @@ def add_run_forecast(db: Database) -> None:
     db.table("runs").add_column("forecast", str)
 
 
-def migrate(db: Database) -> None:
+def migrate(conn: sqlite3.Connection) -> None:
     """Apply every pending migration, holding the write lock so concurrent openers queue."""
-    if not MIGRATIONS.pending(db):
+    if not MIGRATIONS.pending(conn):
         return
     # Without the lock, two processes opening a fresh file could both see a migration as
     # pending and both run it; BEGIN IMMEDIATE makes the second wait and then find none.
-    with immediate_transaction(db.conn):
-        MIGRATIONS.apply(db)
+    with immediate_transaction(conn):
+        MIGRATIONS.apply(conn)

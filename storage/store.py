@@ -3,6 +3,11 @@
 Every public method is one unit of work on its own short-lived connection, so a ``Store``
 can be shared by Slack listener threads and the scheduler thread. Reads run in one
 transaction, so all their queries see a single committed state.
+
+Reads use the standard library's ``sqlite3`` alone; sqlite-utils (which imports pandas and
+numpy) comes in for writes and pending migrations, pandas for the methods that return frames,
+numpy and pyarrow for a publish's rows. A process that reads a customer or a segment
+(`segbot customer`) loads none of them (issue 14).
 """
 
 from __future__ import annotations
@@ -13,15 +18,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-
-import pandas as pd
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
 
 from segmentation.result import SegmentationResult, SegmentMatch, SegmentProfile
 from storage import (
     audiences,
     codec,
-    customers,
+    customer_table,
     deliveries,
     home_viewers,
     retention,
@@ -38,7 +41,13 @@ from storage.records import AuditEntry, CustomerRecord, HistoryEntry, RunRecord
 from storage.run_tables import CUSTOMERS, run_table, run_tables
 from storage.schema import migrate
 from storage.segment_history import SegmentHistory
-from storage.transactions import enable_wal, immediate_transaction
+from storage.transactions import enable_wal, immediate_transaction, read_transaction
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sqlite_utils import Database
+
+    from storage.customers import CustomerRows
 
 CURRENT_RUN_KEY = "current_run_id"
 _WAL_SIZE_LIMIT = 64 * 1024 * 1024
@@ -86,9 +95,9 @@ class Store:
         # A run's field ranges never change once published: one scan per run, not per help.
         self._ranges: dict[int, list[FieldRange]] = {}
         try:
-            with self._connect(Access.OPEN) as db:
-                enable_wal(db.conn, timeout=self.busy_timeout)
-                migrate(db)
+            with self._connect(Access.OPEN) as conn:
+                enable_wal(conn, timeout=self.busy_timeout)
+                migrate(conn)
         except sqlite3.DatabaseError as error:  # includes OperationalError (cannot open)
             raise StoreError(f"cannot open the store {self.path}: {error}") from error
 
@@ -99,6 +108,8 @@ class Store:
         ``changes`` (matches, retired segments, movement against the previous run) are
         written in the same transaction, and only if that run is still the current one.
         """
+        from storage import customers  # numpy and pyarrow: only a publish needs them
+
         run = codec.run_row(result, started_at=started_at, finished_at=finished_at)
         segments = codec.segment_rows(result)
         members = customers.customer_rows(result)
@@ -110,7 +121,7 @@ class Store:
         with self._writing(durable=True) as db:
             run_id = _insert_run(db, run)
             if changes is not None:  # read after the first write: under the write lock
-                check_still_current(_current_run_id(db), changes)
+                check_still_current(_current_run_id(db.conn), changes)
             _insert_segments(db, run_id, segments)
             _insert_customers(db.conn, run_id, members)
             _insert_exclusions(db.conn, run_id, excluded)
@@ -122,47 +133,44 @@ class Store:
 
     def current_run(self) -> RunRecord | None:
         """Return the run answers come from, or None before the first publish."""
-        with self._reading() as db:
-            run_id = _current_run_id(db)
-            return None if run_id is None else _fetch_run(db, run_id)
+        with self._reading() as conn:
+            run_id = _current_run_id(conn)
+            return None if run_id is None else _fetch_run(conn, run_id)
 
     def get_run(self, run_id: int) -> RunRecord:
         """Return run ``run_id``."""
-        with self._reading() as db:
-            return _fetch_run(db, run_id)
+        with self._reading() as conn:
+            return _fetch_run(conn, run_id)
 
     def list_runs(self, limit: int = 20) -> list[RunRecord]:
         """Return up to ``limit`` runs, newest first."""
-        with self._reading() as db:
-            rows = db.query(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?",
-                            [limit])
-            return [codec.run_record(row) for row in rows]
+        with self._reading() as conn:
+            return _select_runs(conn, "ORDER BY id DESC LIMIT ?", [limit])
 
     def previous_run(self, run_id: int) -> RunRecord | None:
         """Return the published run before ``run_id``, or None if it is the first."""
-        with self._reading() as db:
-            _fetch_run(db, run_id)
-            rows = list(db.query(
-                f"SELECT {_RUN_COLUMNS} FROM runs WHERE id < ? AND status = ? "
-                "ORDER BY id DESC LIMIT 1", [run_id, codec.RUN_STATUS_PUBLISHED]))
-            return codec.run_record(rows[0]) if rows else None
+        with self._reading() as conn:
+            _fetch_run(conn, run_id)
+            runs = _select_runs(conn, "WHERE id < ? AND status = ? ORDER BY id DESC LIMIT 1",
+                                [run_id, codec.RUN_STATUS_PUBLISHED])
+            return runs[0] if runs else None
 
     def list_segments(self, run_id: int | None = None) -> list[SegmentProfile]:
         """Return the segments of ``run_id`` (default: the current run) by segment id."""
-        with self._reading() as db:
-            run_id = _resolve_run(db, run_id)
-            rows = db.execute("SELECT profile FROM segments WHERE run_id = ? "
-                              "ORDER BY segment_id", [run_id]).fetchall()
+        with self._reading() as conn:
+            run_id = _resolve_run(conn, run_id)
+            rows = conn.execute("SELECT profile FROM segments WHERE run_id = ? "
+                                "ORDER BY segment_id", [run_id]).fetchall()
             return [codec.segment_profile(profile) for (profile,) in rows]
 
     def get_segment(self, segment_id: int, run_id: int | None = None) -> SegmentProfile:
         """Return one segment of ``run_id`` (default: the current run)."""
-        with self._reading() as db:
-            run_id = _resolve_run(db, run_id)
-            rows = db.execute("SELECT profile FROM segments WHERE run_id = ? AND "
-                              "segment_id = ?", [run_id, segment_id]).fetchall()
+        with self._reading() as conn:
+            run_id = _resolve_run(conn, run_id)
+            rows = conn.execute("SELECT profile FROM segments WHERE run_id = ? AND "
+                                "segment_id = ?", [run_id, segment_id]).fetchall()
             if not rows:
-                raise _segment_not_found(db, run_id, segment_id)
+                raise _segment_not_found(conn, run_id, segment_id)
             return codec.segment_profile(rows[0][0])
 
     def get_customer(self, customer_id: str) -> CustomerRecord:
@@ -170,22 +178,22 @@ class Store:
         customer_id = customer_id.strip()
         if not customer_id:
             raise NotFound("no customer id given")
-        with self._reading() as db:
-            run_id = _resolve_run(db, None)
-            history = _customer_history(db.conn, customer_id)
-            attributes = _stored_attributes(db, run_id)
-            current = db.execute(
-                f"SELECT segment_id, distance{customers.select_list(attributes)} "
+        with self._reading() as conn:
+            run_id = _resolve_run(conn, None)
+            history = _customer_history(conn, customer_id)
+            attributes = _stored_attributes(conn, run_id)
+            current = conn.execute(
+                f"SELECT segment_id, distance{customer_table.select_list(attributes)} "
                 f"FROM {run_table(run_id, CUSTOMERS)} WHERE customer_id = ?",
                 [customer_id]).fetchone()
             if current is not None:
                 segment_id, distance, *values = current
                 name = next(entry.segment_name for entry in history if entry.run_id == run_id)
                 return CustomerRecord(customer_id, run_id, segment_id, name, distance,
-                                      customers.decode(attributes, values),
+                                      customer_table.decode(attributes, values),
                                       excluded_reason=None, history=history)
-            excluded = db.execute("SELECT reason FROM exclusions WHERE run_id = ? AND "
-                                  "customer_id = ?", [run_id, customer_id]).fetchone()
+            excluded = conn.execute("SELECT reason FROM exclusions WHERE run_id = ? AND "
+                                    "customer_id = ?", [run_id, customer_id]).fetchone()
             if excluded is None:
                 raise _customer_not_found(customer_id, run_id, history)
             return CustomerRecord(customer_id, run_id, None, None, None, {},
@@ -194,22 +202,26 @@ class Store:
     def segment_members(self, segment_id: int, run_id: int | None = None,
                         limit: int | None = None) -> pd.DataFrame:
         """Return a segment's customers, most typical (nearest the centre) first."""
-        with self._reading() as db:
-            run_id = _resolve_run(db, run_id)
-            if db.execute("SELECT 1 FROM segments WHERE run_id = ? AND segment_id = ?",
-                          [run_id, segment_id]).fetchone() is None:
-                raise _segment_not_found(db, run_id, segment_id)
-            attributes = _stored_attributes(db, run_id)
-            rows = db.execute(
-                f"SELECT customer_id, distance{customers.select_list(attributes)} "
+        with self._reading() as conn:
+            run_id = _resolve_run(conn, run_id)
+            if conn.execute("SELECT 1 FROM segments WHERE run_id = ? AND segment_id = ?",
+                            [run_id, segment_id]).fetchone() is None:
+                raise _segment_not_found(conn, run_id, segment_id)
+            attributes = _stored_attributes(conn, run_id)
+            rows = conn.execute(
+                f"SELECT customer_id, distance{customer_table.select_list(attributes)} "
                 f"FROM {run_table(run_id, CUSTOMERS)} WHERE segment_id = ? "
                 "ORDER BY distance IS NULL, distance, customer_id LIMIT ?",
                 [segment_id, -1 if limit is None else limit]).fetchall()
+        import pandas as pd
+
+        from storage.customers import decode_frame
+
         members = pd.DataFrame.from_records(
             rows, columns=["customer_id", "distance", *(a.name for a in attributes)],
             coerce_float=True)
         members = members.astype({"customer_id": str, "distance": float})
-        return customers.decode_frame(members, attributes)
+        return decode_frame(members, attributes)
 
     def audience(self, condition: Condition, *, segment_id: int | None = None,
                  features: Sequence[str] = (), max_features: int = 5,
@@ -217,56 +229,62 @@ class Store:
         """Count the customers of ``run_id`` (default: current), or of one segment, who
         match ``condition``, with the mean among them of the first ``max_features`` of
         ``features`` that are numeric or yes/no columns."""
-        with self._reading() as db:
-            run_id = _resolve_run(db, run_id)
-            fields = _run_fields(db, run_id)
+        with self._reading() as conn:
+            run_id = _resolve_run(conn, run_id)
+            fields = _run_fields(conn, run_id)
             compiled = audiences.compile_condition(condition, fields)
             averaged = {f.attribute.name: f.attribute for f in fields.fields
                         if f.attribute.type in audiences.AVERAGED}
             means = [averaged[name] for name in features if name in averaged][:max_features]
-            ids = [row[0] for row in db.execute(
+            ids = [row[0] for row in conn.execute(
                 "SELECT segment_id FROM segments WHERE run_id = ? ORDER BY segment_id",
                 [run_id])]
-            return audiences.count_audience(db.conn, run_table(run_id, CUSTOMERS), compiled,
+            return audiences.count_audience(conn, run_table(run_id, CUSTOMERS), compiled,
                                             means, ids, segment_id), compiled
 
     def audience_members(self, condition: Condition, *, segment_id: int | None = None,
                          run_id: int | None = None) -> pd.DataFrame:
         """The customers matching ``condition`` (in one segment if given), segment by segment
         and most typical first: customer_id, segment_id, distance and the attributes."""
-        with self._reading() as db:
-            run_id = _resolve_run(db, run_id)
-            fields = _run_fields(db, run_id)
+        with self._reading() as conn:
+            run_id = _resolve_run(conn, run_id)
+            fields = _run_fields(conn, run_id)
             attributes = [f.attribute for f in fields.fields]
             rows = audiences.select_audience(
-                db.conn, run_table(run_id, CUSTOMERS),
+                conn, run_table(run_id, CUSTOMERS),
                 audiences.compile_condition(condition, fields), attributes, segment_id)
+        import pandas as pd
+
+        from storage.customers import decode_frame
+
         members = pd.DataFrame.from_records(
             rows, columns=["customer_id", "segment_id", "distance",
                            *(a.name for a in attributes)], coerce_float=True)
         members = members.astype({"customer_id": str, "segment_id": "int64", "distance": float})
-        return customers.decode_frame(members, attributes)
+        return decode_frame(members, attributes)
 
     def condition_fields(self, run_id: int | None = None, *,
                          ranges: bool = False) -> list[FieldRange]:
         """The fields a condition may name in ``run_id`` (default: current), with their
         smallest and largest values if ``ranges`` (one scan of the customers)."""
-        with self._reading() as db:
-            run_id = _resolve_run(db, run_id)
-            fields = _run_fields(db, run_id)
+        with self._reading() as conn:
+            run_id = _resolve_run(conn, run_id)
+            fields = _run_fields(conn, run_id)
             if not ranges:
                 return [FieldRange(f) for f in fields.fields]
             if run_id not in self._ranges:
                 self._ranges[run_id] = audiences.field_ranges(
-                    db.conn, run_table(run_id, CUSTOMERS), fields)
+                    conn, run_table(run_id, CUSTOMERS), fields)
             return self._ranges[run_id]
 
     def projection(self, run_id: int | None = None) -> pd.DataFrame:
         """Return the run's 2-D PCA sample: pc1, pc2, segment_id."""
-        with self._reading() as db:
-            run_id = _resolve_run(db, run_id)
-            (text,) = db.execute("SELECT projection FROM runs WHERE id = ?",
-                                 [run_id]).fetchone()
+        with self._reading() as conn:
+            run_id = _resolve_run(conn, run_id)
+            (text,) = conn.execute("SELECT projection FROM runs WHERE id = ?",
+                                   [run_id]).fetchone()
+        import pandas as pd
+
         frame = pd.DataFrame(json.loads(text), columns=["pc1", "pc2", "segment_id"])
         return frame.astype({"pc1": float, "pc2": float, "segment_id": "int64"})
 
@@ -289,8 +307,8 @@ class Store:
     def audit_entries(self, limit: int = 100, *, actor: str | None = None) -> list[AuditEntry]:
         """Return up to ``limit`` audit entries, newest first, optionally for one actor."""
         where, params = ("WHERE actor = ?", [actor]) if actor is not None else ("", [])
-        with self._reading() as db:
-            rows = db.execute(
+        with self._reading() as conn:
+            rows = conn.execute(
                 "SELECT id, at, actor, channel, action, subject, allowed, destination FROM audit "
                 f"{where} ORDER BY id DESC LIMIT ?", [*params, limit]).fetchall()
         return [AuditEntry(row[0], datetime.fromisoformat(row[1]), row[2], row[3], row[4],
@@ -298,31 +316,33 @@ class Store:
 
     def next_segment_id(self) -> int:
         """The id for a brand-new segment: one more than any id ever used, so none is reused."""
-        with self._reading() as db:
-            return run_changes.next_segment_id(db.conn)
+        with self._reading() as conn:
+            return run_changes.next_segment_id(conn)
 
     def assignment_frame(self, run_id: int | None = None) -> pd.DataFrame:
         """Every customer of ``run_id`` (default: current) with their segment: customer_id,
         segment_id."""
-        with self._reading() as db:
-            run_id = _resolve_run(db, run_id)
+        with self._reading() as conn:
+            run_id = _resolve_run(conn, run_id)
             # Two JSON arrays built by SQLite: at 1M rows 0.8 s, where fetching 1M row
             # tuples and unpacking them took 3.3 s.
-            ids, segments = db.execute(
+            ids, segments = conn.execute(
                 "SELECT json_group_array(customer_id), json_group_array(segment_id) "
                 f"FROM {run_table(run_id, CUSTOMERS)}").fetchone()
+        import pandas as pd
+
         return pd.DataFrame({"customer_id": pd.Series(json.loads(ids), dtype=object),
                              "segment_id": pd.Series(json.loads(segments), dtype="int64")})
 
     def segment_matches(self, run_id: int | None = None) -> list[SegmentMatch]:
         """How each segment of ``run_id`` (default: current) continues a previous one."""
-        with self._reading() as db:
-            return run_changes.segment_matches(db.conn, _resolve_run(db, run_id))
+        with self._reading() as conn:
+            return run_changes.segment_matches(conn, _resolve_run(conn, run_id))
 
     def retired_segments(self, run_id: int | None = None) -> list[RetiredSegment]:
         """The previous run's segments that ``run_id`` (default: current) did not continue."""
-        with self._reading() as db:
-            return run_changes.retired_segments(db.conn, _resolve_run(db, run_id))
+        with self._reading() as conn:
+            return run_changes.retired_segments(conn, _resolve_run(conn, run_id))
 
     def movement(self, run_id: int | None = None) -> pd.DataFrame:
         """Customers per (from, to) segment since the previous run: from, to, customers.
@@ -330,22 +350,22 @@ class Store:
         "new" in ``from`` counts arrivals, "gone" in ``to`` departures; empty for a run that
         had no previous run.
         """
-        with self._reading() as db:
-            return run_changes.movement(db.conn, _resolve_run(db, run_id))
+        with self._reading() as conn:
+            return run_changes.movement(conn, _resolve_run(conn, run_id))
 
     def movers(self, run_id: int | None = None) -> pd.DataFrame:
         """Customers whose segment changed since the previous run, by customer id.
 
         Columns: customer_id, from_segment, from_name, to_segment, to_name.
         """
-        with self._reading() as db:
-            run_id = _resolve_run(db, run_id)
-            return run_changes.movers(db.conn, run_id, _previous_run_id(db, run_id))
+        with self._reading() as conn:
+            run_id = _resolve_run(conn, run_id)
+            return run_changes.movers(conn, run_id, _previous_run_id(conn, run_id))
 
     def segment_history(self, limit: int = 26) -> SegmentHistory:
         """Every segment's size, share and means in the newest ``limit`` runs, pruned or not."""
-        with self._reading() as db:
-            return segment_history.load(db.conn, limit)
+        with self._reading() as conn:
+            return segment_history.load(conn, limit)
 
     def claim_delivery(self, run_id: int, channel: str, *, at: datetime) -> bool:
         """Claim the right to post run ``run_id``'s digest to ``channel``; False if it is
@@ -353,7 +373,7 @@ class Store:
         with self._writing() as db:
             if deliveries.claim(db.conn, run_id, channel, at):
                 return True
-            _fetch_run(db, run_id)  # an unknown run is an error, not "already posted"
+            _fetch_run(db.conn, run_id)  # an unknown run is an error, not "already posted"
             return False
 
     def record_digest_message(self, run_id: int, channel: str, ts: str) -> None:
@@ -378,13 +398,13 @@ class Store:
 
     def get_delivery(self, run_id: int, channel: str) -> Delivery | None:
         """Where run ``run_id``'s digest stands in ``channel``, or None if never claimed."""
-        with self._reading() as db:
-            return deliveries.get(db.conn, run_id, channel)
+        with self._reading() as conn:
+            return deliveries.get(conn, run_id, channel)
 
     def pending_deliveries(self) -> list[Delivery]:
         """Digests whose last post failed, oldest run first: to retry."""
-        with self._reading() as db:
-            return deliveries.failed(db.conn)
+        with self._reading() as conn:
+            return deliveries.failed(conn)
 
     def record_home_opened(self, user_id: str, channel_id: str | None, *,
                            at: datetime) -> None:
@@ -394,8 +414,8 @@ class Store:
 
     def home_viewers(self) -> list[HomeViewer]:
         """Everyone who has opened the Home tab, most recent first."""
-        with self._reading() as db:
-            return home_viewers.viewers(db.conn)
+        with self._reading() as conn:
+            return home_viewers.viewers(conn)
 
     def forget_home_viewer(self, user_id: str) -> bool:
         """Stop publishing the Home to ``user_id`` (gone from Slack); False if not listed."""
@@ -411,23 +431,23 @@ class Store:
         """
         try:
             with self._writing() as db:
-                return retention.prune_runs(db.conn, keep, _current_run_id(db))
+                return retention.prune_runs(db.conn, keep, _current_run_id(db.conn))
         except sqlite3.Error as error:  # rolled back: every run is still there
             raise StoreError(f"could not delete old runs from {self.path}: {error}") from error
 
     def free_bytes(self) -> int:
         """Space inside the file that deleted runs left free."""
-        with self._reading() as db:
-            return retention.free_bytes(db.conn)
+        with self._reading() as conn:
+            return retention.free_bytes(conn)
 
     def vacuum(self) -> None:
         """Rewrite the file without its free pages (needs as much free disk as the store)."""
-        with self._connect(Access.WRITE) as db:
-            db.conn.execute("VACUUM")
-            db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        with self._connect(Access.WRITE) as conn:
+            conn.execute("VACUUM")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @contextmanager
-    def _connect(self, access: Access) -> Iterator[Database]:
+    def _connect(self, access: Access) -> Iterator[sqlite3.Connection]:
         """Yield a fresh connection, closed afterwards: one per unit of work and thread.
 
         A fault of the file (damaged, read-only, its disk full or failing) raises
@@ -437,16 +457,15 @@ class Store:
             conn = sqlite3.connect(self.path, timeout=self.busy_timeout)
             if self._trace is not None:
                 conn.set_trace_callback(self._trace)
-            db = Database(conn, execute_plugins=False)
             try:
                 # WAL + NORMAL stays consistent on power loss but may lose the latest commits;
                 # a lost publish is redone by the next refresh. fsync per commit is not worth it.
                 conn.execute("PRAGMA synchronous = NORMAL")
                 # A 1M-customer publish grows the WAL by ~150 MB; shrink it after checkpoints.
                 conn.execute(f"PRAGMA journal_size_limit = {_WAL_SIZE_LIMIT}")
-                yield db
+                yield conn
             finally:
-                db.close()
+                conn.close()
         except sqlite3.Error as error:
             fault = unavailable(error, self.path, access)
             if fault is None:
@@ -461,18 +480,20 @@ class Store:
         another connection wrote since; this one waits its turn (busy_timeout).
 
         ``durable`` (a publish) syncs the commit to disk (see `_PUBLISH_PRAGMAS`)."""
-        with self._connect(Access.WRITE) as db:
+        from sqlite_utils import Database
+
+        with self._connect(Access.WRITE) as conn:
             if durable:
                 for pragma in _PUBLISH_PRAGMAS:
-                    db.conn.execute(pragma)
-            with immediate_transaction(db.conn):
-                yield db
+                    conn.execute(pragma)
+            with immediate_transaction(conn):
+                yield Database(conn, execute_plugins=False)
 
     @contextmanager
-    def _reading(self) -> Iterator[Database]:
+    def _reading(self) -> Iterator[sqlite3.Connection]:
         """Yield a connection inside one read transaction: a single consistent snapshot."""
-        with self._connect(Access.READ) as db, db.atomic():
-            yield db
+        with self._connect(Access.READ) as conn, read_transaction(conn):
+            yield conn
 
 
 def _insert_run(db: Database, run: dict) -> int:
@@ -492,8 +513,9 @@ def _insert_segments(db: Database, run_id: int, segments: list[dict]) -> None:
                                     pk=("run_id", "segment_id"))
 
 
-def _insert_customers(conn: sqlite3.Connection, run_id: int,
-                      members: customers.CustomerRows) -> None:
+def _insert_customers(conn: sqlite3.Connection, run_id: int, members: CustomerRows) -> None:
+    from storage import customers
+
     customers.insert_customers(conn, run_id, members)
 
 
@@ -507,9 +529,9 @@ def _insert_changes(conn: sqlite3.Connection, run_id: int, changes: RunChanges) 
     run_changes.insert_changes(conn, run_id, changes)
 
 
-def _previous_run_id(db: Database, run_id: int) -> int | None:
-    row = db.execute("SELECT max(id) FROM runs WHERE id < ? AND status = ?",
-                     [run_id, codec.RUN_STATUS_PUBLISHED]).fetchone()
+def _previous_run_id(conn: sqlite3.Connection, run_id: int) -> int | None:
+    row = conn.execute("SELECT max(id) FROM runs WHERE id < ? AND status = ?",
+                       [run_id, codec.RUN_STATUS_PUBLISHED]).fetchone()
     return row[0]
 
 
@@ -517,43 +539,51 @@ def _set_current_run(db: Database, run_id: int) -> None:
     db.table("meta").upsert({"key": CURRENT_RUN_KEY, "value": str(run_id)}, pk="key")
 
 
-def _current_run_id(db: Database) -> int | None:
-    row = db.execute("SELECT value FROM meta WHERE key = ?", [CURRENT_RUN_KEY]).fetchone()
+def _current_run_id(conn: sqlite3.Connection) -> int | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", [CURRENT_RUN_KEY]).fetchone()
     return None if row is None else int(row[0])
 
 
-def _resolve_run(db: Database, run_id: int | None) -> int:
+def _resolve_run(conn: sqlite3.Connection, run_id: int | None) -> int:
     """Return ``run_id``, or the current run's id when None; raise if there is none."""
     if run_id is None:
-        current = _current_run_id(db)
+        current = _current_run_id(conn)
         if current is None:
             raise NoPublishedRun()
         return current
-    if db.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchone() is None:
-        raise _run_not_found(db, run_id)
+    if conn.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchone() is None:
+        raise _run_not_found(conn, run_id)
     return run_id
 
 
-def _fetch_run(db: Database, run_id: int) -> RunRecord:
-    rows = list(db.query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", [run_id]))
-    if not rows:
-        raise _run_not_found(db, run_id)
-    return codec.run_record(rows[0])
+def _fetch_run(conn: sqlite3.Connection, run_id: int) -> RunRecord:
+    runs = _select_runs(conn, "WHERE id = ?", [run_id])
+    if not runs:
+        raise _run_not_found(conn, run_id)
+    return runs[0]
 
 
-def _stored_attributes(db: Database, run_id: int) -> tuple[customers.AttributeColumn, ...]:
-    (text,) = db.execute("SELECT attribute_columns FROM runs WHERE id = ?", [run_id]).fetchone()
-    return customers.stored_attributes(db.conn, run_id, json.loads(text))
+def _select_runs(conn: sqlite3.Connection, clause: str, parameters: list) -> list[RunRecord]:
+    """The runs that ``clause`` (WHERE, ORDER BY, LIMIT) selects, in its order."""
+    rows = conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs {clause}", parameters)
+    return [codec.run_record(dict(zip(codec.RUN_RECORD_COLUMNS, row, strict=True)))
+            for row in rows]
 
 
-def _run_fields(db: Database, run_id: int) -> Fields:
+def _stored_attributes(conn: sqlite3.Connection,
+                       run_id: int) -> tuple[customer_table.AttributeColumn, ...]:
+    (text,) = conn.execute("SELECT attribute_columns FROM runs WHERE id = ?", [run_id]).fetchone()
+    return customer_table.stored_attributes(conn, run_id, json.loads(text))
+
+
+def _run_fields(conn: sqlite3.Connection, run_id: int) -> Fields:
     """The fields of run ``run_id`` a condition may name: columns, labels, category values."""
-    (labels,) = db.execute("SELECT feature_labels FROM runs WHERE id = ?", [run_id]).fetchone()
+    (labels,) = conn.execute("SELECT feature_labels FROM runs WHERE id = ?", [run_id]).fetchone()
     categories: dict[str, dict[str, None]] = {}
-    for (profile,) in db.execute("SELECT profile FROM segments WHERE run_id = ?", [run_id]):
+    for (profile,) in conn.execute("SELECT profile FROM segments WHERE run_id = ?", [run_id]):
         for name, shares in json.loads(profile).get("categories", {}).items():
             categories.setdefault(name, {}).update(dict.fromkeys(map(str, shares)))
-    return Fields.of_run(_stored_attributes(db, run_id), json.loads(labels),
+    return Fields.of_run(_stored_attributes(conn, run_id), json.loads(labels),
                          {name: list(values) for name, values in categories.items()})
 
 
@@ -569,15 +599,15 @@ def _customer_history(conn: sqlite3.Connection, customer_id: str) -> tuple[Histo
                  for run, finished, segment, name in rows)
 
 
-def _run_not_found(db: Database, run_id: int) -> NotFound:
-    (latest,) = db.execute("SELECT max(id) FROM runs").fetchone()
+def _run_not_found(conn: sqlite3.Connection, run_id: int) -> NotFound:
+    (latest,) = conn.execute("SELECT max(id) FROM runs").fetchone()
     if latest is None:
         return NotFound(f"no run {run_id}; nothing has been published yet")
     return NotFound(f"no run {run_id}; the latest run is {latest}")
 
 
-def _segment_not_found(db: Database, run_id: int, segment_id: int) -> NotFound:
-    ids = [row[0] for row in db.execute(
+def _segment_not_found(conn: sqlite3.Connection, run_id: int, segment_id: int) -> NotFound:
+    ids = [row[0] for row in conn.execute(
         "SELECT segment_id FROM segments WHERE run_id = ? ORDER BY segment_id", [run_id])]
     return NotFound(f"no segment {segment_id} in run {run_id}; segments are "
                     f"{describe_ids(ids)}")

@@ -1,5 +1,5 @@
 """The one way the store opens a write transaction (holding the write lock from its start),
-and the one way it turns on write-ahead logging."""
+a read transaction, and the one way it turns on write-ahead logging."""
 
 from __future__ import annotations
 
@@ -22,6 +22,16 @@ def immediate_transaction(conn: sqlite3.Connection) -> Iterator[None]:
         conn.rollback()  # a no-op when the error already ended the transaction
         raise
     conn.commit()
+
+
+@contextmanager
+def read_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """Run the block in one deferred transaction, so that all its reads see one committed state."""
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.rollback()  # it wrote nothing: ending it only releases the snapshot
 
 
 def enable_wal(conn: sqlite3.Connection, *, timeout: float) -> None:

@@ -12,7 +12,7 @@ from segmentation.naming import format_value
 from segmentation.result import FeatureStat, SegmentProfile
 from storage.audiences import Audience, FieldRange
 from storage.conditions import parse_condition
-from storage.customers import SqlType
+from storage.customer_table import SqlType
 from storage.records import RunRecord
 from storage.store import Store
 

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
 
 from segmentation.result import (
     CleaningReport,
@@ -21,6 +20,7 @@ from segmentation.result import (
     SegmentProfile,
 )
 from storage import Store, codec, schema
+from storage.migrations import MigrationSet
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -97,20 +97,20 @@ def publish(store: Store, result: SegmentationResult, minutes: int = 0) -> int:
                              finished_at=started + timedelta(seconds=42))
 
 
-def shipped_migrations() -> Migrations:
+def shipped_migrations() -> MigrationSet:
     """A copy of the store's migrations, for a test to append a later one to."""
-    later = Migrations("segbot")
-    for migration in schema.MIGRATIONS._migrations:
-        later(name=migration.name)(migration.fn)
+    later = MigrationSet("segbot")
+    for name, migration in schema.MIGRATIONS.migrations:
+        later(name=name)(migration)
     return later
 
 
-def legacy_migrations(last: str = "0005_audit_destination") -> Migrations:
+def legacy_migrations(last: str = "0005_audit_destination") -> MigrationSet:
     """The store's migrations up to ``last``: the schema of a release before later ones."""
-    names = [migration.name for migration in schema.MIGRATIONS._migrations]
-    earlier = Migrations("segbot")
-    for migration in schema.MIGRATIONS._migrations[:names.index(last) + 1]:
-        earlier(name=migration.name)(migration.fn)
+    names = [name for name, _ in schema.MIGRATIONS.migrations]
+    earlier = MigrationSet("segbot")
+    for name, migration in schema.MIGRATIONS.migrations[:names.index(last) + 1]:
+        earlier(name=name)(migration)
     return earlier
 
 

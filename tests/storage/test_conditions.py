@@ -26,7 +26,7 @@ from storage.conditions import (
     Text,
     parse_condition,
 )
-from storage.customers import AttributeColumn, SqlType, create_table
+from storage.customer_table import AttributeColumn, SqlType, create_table
 
 
 @pytest.mark.parametrize("text, tree", [

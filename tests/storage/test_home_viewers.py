@@ -35,7 +35,7 @@ def test_a_forgotten_viewer_is_no_longer_listed(db_path: Path) -> None:
 
 def test_a_store_from_before_the_home_gets_the_table_on_opening(db_path: Path) -> None:
     with Database(db_path) as db:
-        legacy_migrations("0006_customers_per_run_table").apply(db)
+        legacy_migrations("0006_customers_per_run_table").apply(db.conn)
         assert "home_viewers" not in db.table_names()
 
     store = Store(db_path)

@@ -6,9 +6,15 @@ from pathlib import Path
 
 import pytest
 from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
 
 from storage import Store, schema
-from tests.storage.conftest import make_result, publish, shipped_migrations
+from tests.storage.conftest import (
+    legacy_migrations,
+    make_result,
+    publish,
+    shipped_migrations,
+)
 
 TABLES = {"runs", "segments", "exclusions", "meta", "audit",
           "segment_matches", "retired_segments", "movement", "digest_deliveries",
@@ -20,8 +26,8 @@ SHIPPED = ["0001_create_run_tables", "0002_create_audit", "0003_create_run_chang
 
 
 def applied_names(path: Path) -> list[str]:
-    with Database(path) as db:
-        return [m.name for m in schema.MIGRATIONS.applied(db)]
+    with Database(path) as db:  # as sqlite-utils, which applies them, sees them
+        return [m.name for m in Migrations("segbot").applied(db)]
 
 
 def test_opening_creates_every_table_and_records_the_migration(db_path: Path) -> None:
@@ -83,3 +89,23 @@ def test_a_failing_migration_leaves_no_trace(db_path: Path,
     assert applied_names(db_path) == SHIPPED
     with Database(db_path) as db:
         assert "half_done" not in db.table_names()
+
+
+def test_the_pending_migrations_are_those_sqlite_utils_would_apply(
+        db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The store reads what is pending without sqlite-utils (it loads pandas), from the table
+    # sqlite-utils keeps: both must agree on a new file, an old release's file and a current one.
+    def pending() -> tuple[list[str], list[str]]:
+        applier = Migrations("segbot")
+        for name, migration in schema.MIGRATIONS.migrations:
+            applier(name=name)(migration)
+        with Database(db_path) as db:
+            return schema.MIGRATIONS.pending(db.conn), [m.name for m in applier.pending(db)]
+
+    assert pending() == (SHIPPED, SHIPPED)
+    with monkeypatch.context() as patch:
+        patch.setattr(schema, "MIGRATIONS", legacy_migrations("0005_audit_destination"))
+        Store(db_path)
+    assert pending() == (SHIPPED[5:], SHIPPED[5:])
+    Store(db_path)
+    assert pending() == ([], [])

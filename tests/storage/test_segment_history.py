@@ -98,7 +98,8 @@ def test_runs_stored_before_history_are_back_filled_when_the_store_opens(
         db.execute("DROP TABLE history_runs")
         db.execute("DROP TABLE history_segments")
         db.execute("DELETE FROM _sqlite_migrations WHERE name = '0008_create_segment_history'")
-    assert schema.MIGRATIONS.pending(Database(db_path))
+    with Database(db_path) as db:
+        assert schema.MIGRATIONS.pending(db.conn) == ["0008_create_segment_history"]
 
     back_filled = Store(db_path).segment_history()
 
