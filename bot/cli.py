@@ -18,7 +18,6 @@ from bot.jobs.refresh import RefreshInProgress, refresh
 from bot.settings import DEFAULT_DB, Engine, Settings, SettingsError, load_settings, spark_conf
 from bot.spark import spark_engine
 from segmentation.errors import SegmentationError
-from segmentation.schema import load_schema_file
 from segmentation.sources import table_source
 from storage.errors import StoreDamaged, StoreError, StoreUnavailable
 from storage.retention import check_keep
@@ -236,6 +235,7 @@ def _progress() -> Callable[[str], None]:
 
 def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
     from segmentation.model import ModelConfig  # scikit-learn: only commands that fit need it
+    from segmentation.schema import load_schema_file  # pandas, as the fit
 
     overrides = load_schema_file(args.schema) if args.schema else None
     source = table_source(args.data, table=args.table, query=args.query, sheet=args.sheet,

@@ -19,6 +19,13 @@ import numpy as np
 import pandas as pd
 
 from segmentation.errors import MissingPackage
+from segmentation.order_fields import (
+    EXPECTED_PURCHASES,
+    EXPECTED_VALUE,
+    LIKELY_LOST,
+    LIKELY_LOST_BELOW,
+    P_ACTIVE,
+)
 from segmentation.result import ForecastReport
 
 if TYPE_CHECKING:  # answers read describe_forecast: they need not load the engine's modules
@@ -28,7 +35,6 @@ if TYPE_CHECKING:  # answers read describe_forecast: they need not load the engi
 TIME_UNIT = "weeks"
 DAYS_PER_UNIT = 7
 HORIZON_DAYS = 90
-LIKELY_LOST_BELOW = 0.3  # P(active) under this: likely lost
 # Too few repeat buyers and the models cannot tell a lapsed customer from a slow one: the
 # run is published without predictions rather than with numbers no data supports.
 MIN_REPEAT_BUYERS = 20
@@ -40,10 +46,6 @@ EXTREME = 1e5
 # customer (at CDNOW's optimum it is 2e-6 per customer).
 MAX_SLOPE_PER_CUSTOMER = 1e-3
 
-P_ACTIVE = "p_active"
-EXPECTED_PURCHASES = "expected_purchases_90d"
-EXPECTED_VALUE = "expected_value_90d"
-LIKELY_LOST = "likely_lost"
 LABELS = {
     P_ACTIVE: "P(active)",
     EXPECTED_PURCHASES: "Expected purchases next 90 days",

@@ -25,7 +25,7 @@ from segmentation.charts import (
     _to_png,
     segment_color,
 )
-from segmentation.forecast import EXPECTED_PURCHASES, EXPECTED_VALUE, LIKELY_LOST
+from segmentation.order_fields import EXPECTED_PURCHASES, EXPECTED_VALUE, LIKELY_LOST
 from segmentation.result import SegmentProfile
 
 

@@ -50,8 +50,6 @@ RETURN_FEATURES = ("returns_count", "returns_value")
 # Kept per customer for /customer, in the order it shows them: the purchase history first.
 SHOWN = ("last_purchase", "frequency", "monetary_total", "monetary_avg", "recency_days",
          "first_purchase", "median_interval_days", "active_months", "trend")
-LEAD_ATTRIBUTES = ("last_purchase", "frequency", "monetary_total", "monetary_avg")
-OVERVIEW_FEATURES = ("recency_days", "frequency", "monetary_total")  # R, F and M per segment
 MAX_SHOWN_SHARES = 3
 # What the forecast (segmentation.forecast) reads of each customer, beyond the above.
 FORECAST_INPUTS = ("frequency", "recency_days", "tenure_days", "repeat_purchases",

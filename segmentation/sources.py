@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
-import pandas as pd
-
 from segmentation.errors import ConfigError
 from segmentation.result import CleaningStep
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # a source is named by every command; only reading one needs pandas
+    import pandas as pd
+
     from segmentation.schema import SchemaOverrides
 
 _SECRET_PARAMETER = re.compile(r"([?&](?:password|passwd|pwd|secret|token|access_token)=)[^&#]*",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.answers.csv_files import file_slug, members_csv
 from bot.answers.parts import Answer, Attachment, Chart, ChartKind, Section
 from bot.answers.requests import CONDITION_HELP
 from segmentation.naming import format_value
@@ -139,6 +138,8 @@ def _scope(store: Store, run: RunRecord, segment_id: int | None
 def audience_export_answer(store: Store, run: RunRecord, segment_id: int | None,
                            text: str, context: str) -> Answer:
     """A CSV of exactly the customers matching ``text`` (in one segment or all)."""
+    from bot.answers.csv_files import file_slug, members_csv  # pandas, pyarrow: exports only
+
     condition = parse_condition(text)
     _, scope = _scope(store, run, segment_id)
     audience, _ = store.audience(condition, segment_id=segment_id, run_id=run.id)

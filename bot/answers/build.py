@@ -7,14 +7,17 @@ from collections.abc import Sequence
 from typing import assert_never
 
 from bot.answers import audience, compare, comparison, history
-from bot.answers.csv_files import file_slug, members_csv
 from bot.answers.forecast_lines import no_forecast, segment_forecast
 from bot.answers.key_metrics import run_key_features
 from bot.answers.parts import Answer, Attachment, Button, ButtonAction, Chart, ChartKind, Section
 from bot.answers.requests import HELP_TEXT, Request, RequestKind
-from segmentation.forecast import EXPECTED_PURCHASES, EXPECTED_VALUE, P_ACTIVE
 from segmentation.naming import format_value
-from segmentation.order_profile import LEAD_ATTRIBUTES
+from segmentation.order_fields import (
+    EXPECTED_PURCHASES,
+    EXPECTED_VALUE,
+    LEAD_ATTRIBUTES,
+    P_ACTIVE,
+)
 from segmentation.result import FeatureStat, SegmentProfile, order_roles
 from storage.conditions import ConditionError
 from storage.errors import NoPublishedRun, NotFound
@@ -203,6 +206,8 @@ def _top_category(name: str, shares: dict[str, float]) -> str:
 
 
 def export_answer(store: Store, segment_id: int) -> Answer:
+    from bot.answers.csv_files import file_slug, members_csv  # pandas, pyarrow: exports only
+
     run = _require_run(store)
     segment = store.get_segment(segment_id, run.id)
     slug = file_slug(segment.name, 60)

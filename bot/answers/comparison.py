@@ -7,14 +7,16 @@ published meanwhile cannot mix into one comparison.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from segmentation.result import GONE, NEW, SegmentMatch, SegmentProfile
 from storage.changes import RetiredSegment
 from storage.errors import NoPublishedRun
 from storage.records import RunRecord
 from storage.store import Store
+
+if TYPE_CHECKING:  # the store makes the frames: reading a comparison loads no pandas here
+    import pandas as pd
 
 NEW_LABEL = "New customers"
 GONE_LABEL = "Gone"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from segmentation.forecast import (
+from segmentation.order_fields import (
     EXPECTED_PURCHASES,
     EXPECTED_VALUE,
     LIKELY_LOST,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from segmentation.order_profile import OVERVIEW_FEATURES
+from segmentation.order_fields import OVERVIEW_FEATURES
 from segmentation.result import SegmentProfile, order_roles
 from storage.records import RunRecord
 

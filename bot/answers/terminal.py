@@ -7,7 +7,6 @@ import textwrap
 from pathlib import Path
 
 from bot.answers.parts import Answer, Attachment
-from segmentation.forecast import describe_forecast
 from segmentation.result import ORDER_ROLE_PREFIX, order_roles
 from storage.records import RunRecord
 from storage.store import Store
@@ -66,6 +65,8 @@ def refresh_summary(run: RunRecord, store: Store) -> str:
         where = f"{step.column}: " if step.column else ""
         lines.append(f"    - {where}{step.action} ×{step.count:,} — {step.reason}")
     if run.forecast is not None:
+        from segmentation.forecast import describe_forecast  # the engine: after a refresh only
+
         lines.append("  forecast:")
         lines.extend(f"    - {line}" for line in describe_forecast(run.forecast))
     quality = f" (silhouette {run.silhouette:.2f})" if run.silhouette is not None else ""

@@ -17,19 +17,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.clock import Clock, utc_now
-from segmentation.matching import match_segments, movement_matrix
 from segmentation.result import SegmentationResult
-from segmentation.schema import SchemaOverrides
 from segmentation.sources import FileSource, TableSource, read_table
 from storage.changes import RetiredSegment, RunChanges
 from storage.records import RunRecord
 from storage.store import Store
 
-if TYPE_CHECKING:  # the engine (scikit-learn, ~1.2 s to import) loads on the first refresh,
-    # so `segbot customer` and the other read commands start without it
+if TYPE_CHECKING:  # the engine (scikit-learn, ~1.2 s to import; pandas and numpy) loads on
+    # the first refresh, so `segbot customer` and the other read commands start without it
     from bot.spark import SparkEngine
     from segmentation.engine import Progress
     from segmentation.model import ModelConfig
+    from segmentation.schema import SchemaOverrides
 
 LOCK_SUFFIX = ".refresh.lock"
 
@@ -85,6 +84,8 @@ def keep_k(config: ModelConfig, previous: RunRecord | None) -> ModelConfig:
 def continue_run(store: Store, result: SegmentationResult,
                  previous: RunRecord | None) -> tuple[SegmentationResult, RunChanges]:
     """`result` with the previous run's ids and names, and how it differs from that run."""
+    from segmentation.matching import match_segments, movement_matrix
+
     if previous is None:
         matching = match_segments(result, (), store.next_segment_id())
         return matching.result, RunChanges(None, matching.matches)

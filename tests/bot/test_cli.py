@@ -288,3 +288,20 @@ def test_ask_cluster_history_after_prune_still_shows_the_pruned_runs(tmp_path, c
     assert [line.split(" · ")[0] for line in out.splitlines() if line.startswith("• run")] == \
         ["• run 3", "• run 2", "• run 1"]
     assert (tmp_path / "history-segment-1-run3.png").read_bytes().startswith(b"\x89PNG")
+
+
+# Together ~0.3 s of imports: without them `segbot customer` answers in half the 0.5 s that
+# issue 14 allows a whole process (BENCHMARKS.md, "Scale targets").
+HEAVY_LIBRARIES = ("pandas", "numpy", "pyarrow", "sklearn", "matplotlib", "sqlite_utils")
+
+
+@pytest.mark.parametrize("command", [["customer", "5524"], ["segments"], ["cluster", "2"]])
+def test_reading_answers_loads_neither_pandas_nor_sqlite_utils(db_path: Path,
+                                                               command: list[str]) -> None:
+    probe = ("import sys; from bot.cli import main; code = main(sys.argv[1:], environ={}); "
+             "print(code, sorted({name.split('.')[0] for name in sys.modules} & "
+             f"{set(HEAVY_LIBRARIES)!r}))")
+    done = subprocess.run([sys.executable, "-c", probe, *command, "--db", str(db_path)],
+                          capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.stdout.splitlines()[-1] == "0 []"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from segmentation.forecast import EXPECTED_PURCHASES, EXPECTED_VALUE, LIKELY_LOST, P_ACTIVE
 from segmentation.forecast_charts import render_forecast_chart, render_tracking_chart
+from segmentation.order_fields import EXPECTED_PURCHASES, EXPECTED_VALUE, LIKELY_LOST, P_ACTIVE
 from tests.segmentation.profiles import segment_with_means
 from tests.segmentation.test_charts import assert_phone_ready
 

@@ -4,7 +4,7 @@ its change since the last run."""
 from __future__ import annotations
 
 from bot.answers.forecast_lines import digest_value_lines, segment_forecast
-from segmentation.forecast import EXPECTED_PURCHASES, EXPECTED_VALUE, LIKELY_LOST
+from segmentation.order_fields import EXPECTED_PURCHASES, EXPECTED_VALUE, LIKELY_LOST
 from segmentation.result import ForecastReport, SegmentProfile
 from tests.segmentation.profiles import segment_with_means
 
