@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from segmentation.counted import ValueCounts, weighted_median
 from segmentation.errors import DataError
 from segmentation.result import CleaningStep
 
@@ -188,6 +189,9 @@ def extreme_outliers(values: pd.Series, threshold: float = OUTLIER_THRESHOLD) ->
     Right-skewed non-negative columns (spend, counts) are judged on a log scale, so a big
     spender is not mistaken for a typo while 666,666 among incomes of ~50,000 is caught.
     """
+    if isinstance(values.dtype, np.dtype) and (counts := ValueCounts.of(values.to_numpy())):
+        outlying = _outlying_values(counts, threshold)
+        return pd.Series(outlying[counts.positions(values.to_numpy())], index=values.index)
     x = values.astype(float)
     if _distinct_below(x, MIN_DISTINCT_FOR_OUTLIERS):
         return pd.Series(False, index=values.index)
@@ -209,6 +213,24 @@ def extreme_outliers(values: pd.Series, threshold: float = OUTLIER_THRESHOLD) ->
         return pd.Series(scores > threshold, index=values.index)
 
 
+def _outlying_values(counts: ValueCounts, threshold: float) -> np.ndarray:
+    """`extreme_outliers` of a column of whole numbers, judged once per value of its range
+    from the counts: whether each value ``counts.low + i`` is an outlier."""
+    outlying = np.zeros(len(counts.counts), dtype=bool)
+    if counts.distinct < MIN_DISTINCT_FOR_OUTLIERS:
+        return outlying
+    values = counts.values()
+    transform = np.log1p if _counts_right_skewed(counts) else None
+    if transform is not None:
+        values = transform(values)
+    median = counts.median(transform)
+    deviations = np.abs(values - median)
+    spread = 1.4826 * weighted_median(deviations, counts.counts)
+    if not spread > 0:
+        return outlying
+    return deviations / spread > threshold
+
+
 def _distinct_below(values: pd.Series, limit: int) -> bool:
     # the first rows usually hold enough distinct values already: hashing a million is 30 ms
     return bool(values.iloc[:10_000].nunique() < limit and values.nunique() < limit)
@@ -216,6 +238,8 @@ def _distinct_below(values: pd.Series, limit: int) -> bool:
 
 def is_right_skewed(values: pd.Series) -> bool:
     """Quartile (Bowley) skewness above 0.2 on non-negative values: robust to the outliers."""
+    if isinstance(values.dtype, np.dtype) and (counts := ValueCounts.of(values.to_numpy())):
+        return _counts_right_skewed(counts)
     x = values.to_numpy(dtype=float, na_value=np.nan)
     return _right_skewed(x[~np.isnan(x)])
 
@@ -225,6 +249,17 @@ def _right_skewed(present: np.ndarray) -> bool:
     if not len(present) or present.min() < 0:
         return False
     q1, q2, q3 = np.quantile(present, [0.25, 0.5, 0.75], overwrite_input=True)
+    return _bowley_right_skewed(q1, q2, q3)
+
+
+def _counts_right_skewed(counts: ValueCounts) -> bool:
+    if counts.low < 0:
+        return False
+    q1, q2, q3 = counts.quantiles([0.25, 0.5, 0.75])
+    return _bowley_right_skewed(q1, q2, q3)
+
+
+def _bowley_right_skewed(q1: float, q2: float, q3: float) -> bool:
     if q3 <= q1:
         return False
     return bool((q3 + q1 - 2 * q2) / (q3 - q1) > 0.2)
