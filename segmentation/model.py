@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Self
 
@@ -263,12 +265,11 @@ def choose_k(sample: np.ndarray, silhouette_sample: np.ndarray, config: ModelCon
         distances = _distances(silhouette_sample)
     sample = sample.astype(np.float64)  # kmeans++ upcasts float32 chunk by chunk: slower
     restarts = sample[:config.restart_sample]  # the sample is in hash order: a sample too
-    with threadpool_limits(limits=1), warnings.catch_warnings():
-        # many small fits: threads only add contention. Tiny tables with fewer distinct
-        # points than k make K-Means warn; the curve and silhouette say what matters.
+    with warnings.catch_warnings():
+        # Tiny tables with fewer distinct points than k make K-Means warn; the curve and
+        # silhouette say what matters.
         warnings.simplefilter("ignore", ConvergenceWarning)
-        models = [_best_of_restarts(sample, restarts, k, config)
-                  for k in ks if k <= len(sample)]
+        models = _fit_each_k(sample, restarts, [k for k in ks if k <= len(sample)], config)
     ks = ks[:len(models)]
     inertias = [float(model.inertia_) for model in models]
     silhouette_sample = silhouette_sample.astype(np.float64)
@@ -281,6 +282,32 @@ def choose_k(sample: np.ndarray, silhouette_sample: np.ndarray, config: ModelCon
     chosen, reason = _pick_k(ks, inertias, silhouettes, config.previous_k)
     return KSelection(tuple(ks), tuple(inertias), tuple(silhouettes), chosen, reason,
                       "elbow"), centres[chosen]
+
+
+def _fit_each_k(sample: np.ndarray, restarts: np.ndarray, ks: list[int],
+                config: ModelConfig) -> list[KMeans]:
+    """`_best_of_restarts` for each k, the values of k shared among the machine's cores.
+
+    Each fit is many small K-Means runs, where a fit's own threads only add contention; one
+    thread a fit, fits side by side, uses every core instead. Each fit depends
+    on its k and seed alone, so the models are the same however the fits are spread.
+    """
+    with threadpool_limits(limits=1, user_api="blas"), \
+            ThreadPoolExecutor(max_workers=min(len(ks), available_cores()) or 1) as pool:
+        return list(pool.map(lambda k: _single_threaded(_best_of_restarts, sample, restarts,
+                                                          k, config), ks))
+
+
+def _single_threaded(fit: Callable[..., KMeans], *args: object) -> KMeans:
+    # OpenMP's thread count is set per calling thread: each worker limits its own
+    with threadpool_limits(limits=1, user_api="openmp"):
+        return fit(*args)
+
+
+def available_cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
+        os.cpu_count() or 1
 
 
 def _best_of_restarts(sample: np.ndarray, restarts: np.ndarray, k: int,
