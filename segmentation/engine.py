@@ -14,7 +14,7 @@ from segmentation.forecast import HORIZON_DAYS, add_forecast
 from segmentation.model import FittedModel, ModelConfig, fit_model
 from segmentation.order_profile import order_columns_for, prepare_orders
 from segmentation.prepare import PreparedData, prepare_customers
-from segmentation.profiling import population_stats, profile_segments
+from segmentation.profiling import profiles_from_tables, segment_tables
 from segmentation.result import SegmentationResult, order_roles
 from segmentation.schema import SchemaOverrides
 from segmentation.sources import LoadedTable
@@ -77,10 +77,10 @@ def _assemble(prepared: PreparedData, fitted: FittedModel, source: str,
     segment_ids = _ids_by_size(fitted.labels)
     frame = prepared.frame
     naming_features = prepared.numeric
-    population = population_stats(frame, prepared.profile_features)
-    profiles = profile_segments(frame, segment_ids, prepared.profile_features,
-                                _shown_categories(prepared), naming_features,
-                                prepared.feature_labels, population)
+    population, tables = segment_tables(frame, segment_ids, prepared.profile_features,
+                                        _shown_categories(prepared))
+    profiles = profiles_from_tables(tables, population, naming_features,
+                                    prepared.feature_labels)
     if order_roles(prepared.columns):
         profiles = rfm_naming.name_segments(profiles)
     assignments = pd.DataFrame({ID: frame[ID].to_numpy(), "segment_id": segment_ids,

@@ -276,7 +276,7 @@ def _segment_id(segment_of_label: dict[int, int]) -> Column:
 def segment_tables(assigned: DataFrame, features: tuple[str, ...],
                    categorical: tuple[str, ...]) -> tuple[SegmentTables, pd.DataFrame]:
     """Per-segment means, medians (exact), sizes and label shares, and everyone's mean,
-    median and population deviation: `profiling.profile_segments`' tables, by groupBy."""
+    median and population deviation: `profiling.segment_tables`, by groupBy."""
     # rollup: every segment and, where segment_id is null, everyone, in one pass
     grouped = assigned.rollup("segment_id").agg(
         F.count("*").alias("_n"),
