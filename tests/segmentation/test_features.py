@@ -3,11 +3,13 @@
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from segmentation.loading import load_table
 from segmentation.prepare import prepare_customers
+from segmentation.reference import row_sums
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +81,13 @@ def test_caller_frame_is_not_modified(reference_csv: Path) -> None:
     before = raw.copy()
     prepare_customers(raw)
     pd.testing.assert_frame_equal(raw, before)
+
+
+def test_row_sums_are_pandas_row_sums_a_column_at_a_time() -> None:
+    frame = pd.DataFrame({"small": np.array([1, 2, 3], dtype=np.int16),
+                          "wide": np.array([4, 5, 2**20], dtype=np.int32),
+                          "missing": [1.5, np.nan, 2.0], "flag": [True, False, True]})
+    for columns in (["small", "wide"], ["small", "wide", "missing"], ["missing"],
+                    ["small", "flag"]):
+        ours, theirs = row_sums(frame, columns), frame[columns].sum(axis=1)
+        assert ours.equals(theirs), columns
