@@ -49,7 +49,7 @@ class CleaningLog:
         if isinstance(reasons, pd.Series):  # one per row, or one per dropped row
             reason = (reasons if len(reasons) == count else reasons[mask]).to_numpy()
         self.exclude(frame.loc[mask, ID].to_numpy(), column, reason, summary)
-        return frame.loc[~mask]
+        return kept_rows(frame, ~mask.to_numpy(dtype=bool))
 
     def exclude(self, ids: np.ndarray, column: str | None, reasons: object,
                 summary: str) -> None:
@@ -78,7 +78,7 @@ def drop_missing_ids(frame: pd.DataFrame, log: CleaningLog) -> pd.DataFrame:
     if not count:
         return frame  # a copy of every column of the table, for nothing
     log.steps.append(CleaningStep(ID, "dropped rows", count, "missing customer id"))
-    return frame.loc[~mask]
+    return kept_rows(frame, ~mask.to_numpy(dtype=bool))
 
 
 def check_unique_ids(frame: pd.DataFrame, id_label: str) -> None:
@@ -290,8 +290,22 @@ def drop_extreme_outliers(frame: pd.DataFrame, columns: Iterable[str], log: Clea
                         np.array([f"{column} {v:,.0f} is an extreme outlier" for v in dropped],
                                  dtype=object),
                         f"extreme outlier ({shown}): far outside the typical range")
-    # by mask, not by positions: pandas takes rows by a mask 3x faster (10M rows: 0.8 s / 2.3 s)
-    return frame if kept.all() else frame.iloc[kept]
+    return frame if kept.all() else kept_rows(frame, kept)
+
+
+def kept_rows(frame: pd.DataFrame, kept: np.ndarray) -> pd.DataFrame:
+    """``frame.iloc[kept]`` for a boolean ``kept``, a column at a time.
+
+    pandas turns the mask into positions and takes each block's rows by them, reading an
+    index of eight bytes a row again for every column (4.5 s at ten million rows of the
+    prepared table); a mask applied to each column's own array reads one byte a row.
+    """
+    index = frame.index[kept]
+    columns = {i: pd.Series(column.to_numpy()[kept] if isinstance(column.dtype, np.dtype)
+                            else column.array[kept], index=index, dtype=column.dtype,
+                            copy=False)
+               for i, (_, column) in enumerate(frame.items())}
+    return pd.DataFrame(columns, copy=False).set_axis(frame.columns, axis=1)
 
 
 def report_missing_values(frame: pd.DataFrame, columns: Iterable[str],

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from segmentation.cleaning import kept_rows
 from segmentation.loading import load_table
 from segmentation.prepare import prepare_customers
 from segmentation.reference import row_sums
@@ -91,3 +92,17 @@ def test_row_sums_are_pandas_row_sums_a_column_at_a_time() -> None:
                     ["small", "flag"]):
         ours, theirs = row_sums(frame, columns), frame[columns].sum(axis=1)
         assert ours.equals(theirs), columns
+
+
+def test_kept_rows_are_iloc_by_mask_with_every_dtype_kept() -> None:
+    frame = pd.DataFrame({
+        "small": np.array([1, 2, 3, 4], dtype=np.int16), "real": [0.5, np.nan, 2.0, 3.0],
+        "text": pd.array(["a", "b", None, "d"], dtype="str"),
+        "labels": pd.Series(["x", "y", "x", "z"], dtype=object),
+        "when": pd.to_datetime(["2024-01-01", None, "2024-03-01", "2024-04-01"])},
+        index=[10, 11, 12, 13])
+    kept = np.array([True, False, True, True])
+    ours, theirs = kept_rows(frame, kept), frame.iloc[kept]
+    assert ours.equals(theirs)
+    assert list(ours.dtypes) == list(theirs.dtypes)
+    assert ours.index.tolist() == [10, 12, 13]
