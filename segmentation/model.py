@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from segmentation.cleaning import ID, is_right_skewed
+from segmentation.counted import ValueCounts
 from segmentation.errors import DataError
 from segmentation.result import KSelection
 from segmentation.sampling import hash_sample
@@ -96,9 +97,13 @@ class MedianImputer(TransformerMixin, BaseEstimator):
     def fit_transform(self, X: npt.ArrayLike, y: object = None, **fit_params: object
                       ) -> np.ndarray:
         # fit then transform converted and checked the whole table twice (0.1 s a million)
+        medians = column_medians(X) if isinstance(X, pd.DataFrame) else None
         values: np.ndarray = validate_data(self, X, dtype=np.float64,
                                            ensure_all_finite="allow-nan", copy=True)
-        self._fit_values(values)
+        if medians is None:
+            self._fit_values(values)
+        else:
+            self.statistics_ = medians
         return self._fill(values)
 
     def fit(self, X: npt.ArrayLike, y: object = None) -> Self:
@@ -132,6 +137,24 @@ class MedianImputer(TransformerMixin, BaseEstimator):
                               np.array([f"x{i}" for i in range(self.n_features_in_)],
                                        dtype=object)))
         return names[~np.isnan(self.statistics_)]
+
+
+def column_medians(frame: pd.DataFrame) -> np.ndarray:
+    """np.nanmedian(frame, axis=0) of the table's numbers, each column as it is typed: whole
+    numbers read off their counts (`counted`), where np.nanmedian partitions a float copy of
+    every column (ten million customers: 1.5 s)."""
+    medians = np.full(frame.shape[1], np.nan)
+    for i, (_, column) in enumerate(frame.items()):
+        values = column.to_numpy()
+        counts = ValueCounts.of(values) if isinstance(column.dtype, np.dtype) else None
+        if counts is not None:
+            medians[i] = counts.median()
+            continue
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        present = values[~np.isnan(values)]
+        if len(present):
+            medians[i] = np.median(present, overwrite_input=True)
+    return medians
 
 
 def build_preprocessor(frame: pd.DataFrame, numeric: tuple[str, ...],

@@ -1,12 +1,21 @@
 """k selection, determinism and the estimator contract."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from segmentation.engine import segment_customers
 from segmentation.errors import DataError
-from segmentation.model import ModelConfig, build_pipeline, build_preprocessor, choose_k, knee_point
+from segmentation.model import (
+    ModelConfig,
+    build_pipeline,
+    build_preprocessor,
+    choose_k,
+    column_medians,
+    knee_point,
+)
 
 
 def blobs(centres: int, per_centre: int = 150, seed: int = 0) -> pd.DataFrame:
@@ -155,3 +164,18 @@ def test_restarts_on_part_of_the_sample_draw_the_same_elbow_curve() -> None:
     # beyond the 5 true groups any split is a local optimum: 1% apart at k=10
     assert np.allclose(part.inertias, every_row.inertias, rtol=0.02)
     assert part.inertias[0] > 2 * 1_000 / len(sample) * every_row.inertias[0]
+
+
+def test_column_medians_are_nanmedian_of_each_column_as_typed() -> None:
+    rng = np.random.default_rng(4)
+    n = 1_001
+    frame = pd.DataFrame({
+        "counts": rng.integers(0, 100, n).astype(np.int16),
+        "wide": rng.integers(-1_000, 10**9, n),  # too wide to count: sorted instead
+        "real": rng.normal(size=n),
+        "gappy": np.where(rng.random(n) < 0.3, np.nan, rng.integers(0, 50, n)),
+        "empty": np.full(n, np.nan)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the all-missing column
+        expected = np.nanmedian(frame.to_numpy(dtype=float), axis=0)
+    assert np.array_equal(column_medians(frame), expected, equal_nan=True)
