@@ -234,7 +234,7 @@ def _progress() -> Callable[[str], None]:
 
 
 def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
-    from segmentation.model import ModelConfig  # scikit-learn: only commands that fit need it
+    from segmentation.config import ModelConfig
     from segmentation.schema import load_schema_file  # pandas, as the fit
 
     overrides = load_schema_file(args.schema) if args.schema else None
@@ -396,7 +396,7 @@ def _megabytes(size: int) -> str:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from segmentation.model import ModelConfig
+    from segmentation.config import ModelConfig
     from segmentation.synthetic import generate_customers, write_customers
 
     out: Path = args.out

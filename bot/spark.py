@@ -17,8 +17,8 @@ from segmentation.errors import ConfigError, MissingPackage
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from segmentation.config import ModelConfig
     from segmentation.engine import Progress
-    from segmentation.model import ModelConfig
     from segmentation.result import SegmentationResult
     from segmentation.schema import SchemaOverrides
     from segmentation.sources import TableSource

@@ -29,8 +29,8 @@ if TYPE_CHECKING:  # the engine (scikit-learn, ~0.6 s to import; pandas and nump
     # the first refresh, beside the read, so `segbot customer` and the other read commands
     # start without it
     from bot.spark import SparkEngine
+    from segmentation.config import ModelConfig
     from segmentation.engine import Progress
-    from segmentation.model import ModelConfig
     from segmentation.schema import SchemaOverrides
 
 LOCK_SUFFIX = ".refresh.lock"

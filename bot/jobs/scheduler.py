@@ -41,8 +41,8 @@ from bot.slack.digest_posts import (
 )
 from bot.slack.home import refresh_homes
 from bot.spark import SparkEngine, spark_engine
+from segmentation.config import ModelConfig
 from segmentation.errors import DataError, SegmentationError
-from segmentation.model import ModelConfig
 from segmentation.sources import FileSource, TableSource
 from storage.errors import StoreError
 from storage.records import RunRecord
