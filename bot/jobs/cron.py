@@ -7,7 +7,7 @@ APScheduler is imported on first use: `segbot refresh` and the read commands nev
 
 from __future__ import annotations
 
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -31,9 +31,14 @@ def crontab_trigger(expression: str, timezone: tzinfo) -> CronTrigger:
         raise ValueError(f"it has {len(fields)} field(s), not 5")
     fields[4] = crontab_weekdays(fields[4])
     try:
-        return CronTrigger.from_crontab(" ".join(fields), timezone=timezone)
+        trigger = CronTrigger.from_crontab(" ".join(fields), timezone=timezone)
     except (ValueError, TypeError) as error:  # APScheduler's own message names the field
         raise ValueError(str(error)) from None
+    # A line can be well formed and name no real time ("0 6 31 2 *": 31 February); a crontab
+    # line repeats every year or leap year, so one firing from any fixed date proves it runs.
+    if trigger.get_next_fire_time(None, datetime(2000, 1, 1, tzinfo=timezone)) is None:
+        raise ValueError("it names no date that exists (such as 31 February): it would never run")
+    return trigger
 
 
 def crontab_weekdays(field: str) -> str:

@@ -98,6 +98,9 @@ def test_chart_processes_is_a_small_count(raw: str) -> None:
     ("0 6 * * 8", "'8' is not a weekday (0-7, 0 and 7 = Sunday, or sun-sat)"),
     ("0 6 * * 5-1", "weekday range '5-1' runs backwards"),
     ("0 6 * * */0", "weekday step /0 is not a whole number of days of 1 or more"),
+    ("0 6 31 2 *", "it names no date that exists (such as 31 February): it would never run"),
+    ("0 6 31 4,6,9,11 *", "it names no date that exists (such as 31 February): it would "
+     "never run"),
 ])
 def test_a_bad_refresh_cron_is_refused_saying_why(cron: str, why: str) -> None:
     [problem] = problems({**SOCKET_ENV, "SEGBOT_REFRESH_CRON": cron})
@@ -106,8 +109,9 @@ def test_a_bad_refresh_cron_is_refused_saying_why(cron: str, why: str) -> None:
     assert problem.endswith(why)
 
 
-@pytest.mark.parametrize("cron", ["0 6 * * 7", "0 6 * * 5-7", "0 6 * * 0,7", "0 6 * * 1-7/2"])
-def test_sunday_may_be_written_7_as_in_cron_and_the_readme(cron: str) -> None:
+@pytest.mark.parametrize("cron", ["0 6 * * 7", "0 6 * * 5-7", "0 6 * * 0,7", "0 6 * * 1-7/2",
+                                  "0 6 29 2 *"])  # leap years only, but it runs
+def test_sunday_may_be_written_7_and_rare_days_are_kept(cron: str) -> None:
     assert load_settings({"SEGBOT_REFRESH_CRON": cron}, require_slack=False).refresh_cron == cron
 
 
