@@ -29,6 +29,10 @@ def crontab_trigger(expression: str, timezone: tzinfo) -> CronTrigger:
     fields = expression.split()
     if len(fields) != 5:
         raise ValueError(f"it has {len(fields)} field(s), not 5")
+    if fields[2] != "*" and fields[4] != "*":
+        # cron runs on either (the 1st, and every Monday); APScheduler only on both
+        raise ValueError("it sets both a day of the month and a weekday, which cron reads as "
+                         "either and this scheduler as both: set one of them to *")
     fields[4] = crontab_weekdays(fields[4])
     try:
         trigger = CronTrigger.from_crontab(" ".join(fields), timezone=timezone)

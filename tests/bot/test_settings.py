@@ -101,6 +101,8 @@ def test_chart_processes_is_a_small_count(raw: str) -> None:
     ("0 6 31 2 *", "it names no date that exists (such as 31 February): it would never run"),
     ("0 6 31 4,6,9,11 *", "it names no date that exists (such as 31 February): it would "
      "never run"),
+    ("0 6 1 * mon", "it sets both a day of the month and a weekday, which cron reads as "
+     "either and this scheduler as both: set one of them to *"),
 ])
 def test_a_bad_refresh_cron_is_refused_saying_why(cron: str, why: str) -> None:
     [problem] = problems({**SOCKET_ENV, "SEGBOT_REFRESH_CRON": cron})
