@@ -91,7 +91,7 @@ def _prepare_generic(raw: pd.DataFrame, overrides: SchemaOverrides) -> PreparedD
     frame = cleaning.drop_extreme_outliers(frame, numeric, log)
     frame = _drop_rows_without_values(frame, numeric, log)
     cleaning.report_missing_values(frame, numeric, log)
-    labels = {c: _humanize(c) for c in (*numeric, *schema.categorical)}
+    labels = {c: humanize(c) for c in (*numeric, *schema.categorical)}
     display = (*numeric, *schema.categorical)[:MAX_DISPLAY_COLUMNS]
     return _finish(raw, frame, numeric, schema.categorical, numeric, display, labels, as_of,
                    schema.decisions + tuple(
@@ -234,8 +234,9 @@ def _finish(raw: pd.DataFrame, frame: pd.DataFrame, numeric: tuple[str, ...],
                         log.excluded_frame())
 
 
-def _humanize(column: str) -> str:
+def humanize(column: str) -> str:
+    """A column's name as a label: days_since_visit -> Days since visit."""
     if str(column).endswith(DAYS_SUFFIX):  # derived from a date column
-        return f"Days since {_humanize(str(column)[:-len(DAYS_SUFFIX)]).lower()}"
+        return f"Days since {humanize(str(column)[:-len(DAYS_SUFFIX)]).lower()}"
     words = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", str(column)).replace("_", " ").strip()
     return words[:1].upper() + words[1:]
