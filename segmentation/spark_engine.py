@@ -1,11 +1,13 @@
 """The segmentation on Apache Spark: the same decisions as `engine`, made where the data is.
 
 On the cluster, as SQL column expressions and aggregates (no Python UDFs): the cleaning
-(`spark_prepare`), the statistics pass that fixes the spec's medians, log-scaling, means and
-population deviations, the hash sample's selection, the K-Means refinement (Lloyd steps as
-`groupBy` averages), every customer's assignment and the profiles. On the driver, with the
-engine's own code: the PCA, the elbow search for k and its centres on the hash sample
-(`model.fit_sample`), the names, and the silhouette on the sample.
+(`spark_prepare` for the reference profile, `spark_generic` for any other customer table,
+with the local engine's own role inference), the statistics pass that fixes the spec's
+medians, log-scaling, means, population deviations and categories, the hash sample's
+selection, the K-Means refinement (Lloyd steps as `groupBy` averages), every customer's
+assignment and the profiles. On the driver, with the engine's own code: the PCA, the elbow
+search for k and its centres on the hash sample (`model.fit_sample`), the names, and the
+silhouette on the sample.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from segmentation.result import SegmentationResult
 from segmentation.sampling import SPARK_KEY_SQL
 from segmentation.schema import SchemaOverrides
 from segmentation.sources import FileSource, SqlSource, TableSource
+from segmentation.spark_generic import prepare_generic
 from segmentation.spark_prepare import SparkPrepared, is_reference, one_row, prepare_reference
 from segmentation.spec import ModelSpec, nearest_centres
 
@@ -118,7 +121,7 @@ def segment_with_spark(spark: SparkSession, source: TableSource, *,
                        config: ModelConfig | None = None,
                        overrides: SchemaOverrides | None = None,
                        progress: Progress = _quiet, staging: Path | None = None) -> SparkRun:
-    """`engine.segment_table` on Spark, for tables in the reference profile.
+    """`engine.segment_table` on Spark, for a customer table (one row per customer).
 
     Every customer's assignment reaches the driver through Parquet the executors write into a
     temporary folder in ``staging`` (a folder the driver can read; default: the system's
@@ -128,18 +131,17 @@ def segment_with_spark(spark: SparkSession, source: TableSource, *,
     config = config or ModelConfig()
     overrides = overrides or SchemaOverrides()
     raw = read_spark_table(spark, source)
-    if not is_reference(raw, overrides):
-        raise ConfigError("the Spark engine segments customer tables in the reference profile "
-                          "(the Customer Personality Analysis columns); segment this table "
-                          "with the local engine (--engine local)")
     progress("cleaning on Spark")
-    prepared = prepare_reference(raw, overrides)
+    prepared = (prepare_reference(raw, overrides) if is_reference(raw, overrides)
+                else prepare_generic(raw, overrides))
     check_k(prepared.cleaning.rows_kept, config)
     progress(f"fitting the model on {prepared.cleaning.rows_kept:,} customers "
-             f"({len(prepared.numeric)} features)")
-    scaling = scaling_spec(prepared.frame, prepared.numeric, config)
+             f"({len(prepared.numeric) + len(prepared.categorical)} features)")
+    scaling = scaling_spec(prepared.frame, prepared.numeric, config,
+                           categorical=prepared.categorical)
     progress(f"drawing the hash sample ({config.selection_sample:,}) and choosing k on the driver")
-    sample_frame = hash_sample_frame(prepared.frame, scaling.numeric, config.selection_sample)
+    sample_frame = hash_sample_frame(prepared.frame, (*scaling.numeric, *scaling.categorical),
+                                     config.selection_sample)
     sample = fit_sample(scaling.scale(sample_frame), config)
     spec = replace(scaling, pca_mean=tuple(float(v) for v in sample.pca.mean_),
                    components=tuple(tuple(float(v) for v in row)
@@ -158,9 +160,11 @@ def segment_with_spark(spark: SparkSession, source: TableSource, *,
 
 
 def scaling_spec(frame: DataFrame, numeric: tuple[str, ...], config: ModelConfig,
-                 log_scaled: tuple[str, ...] = ()) -> ModelSpec:
-    """Medians (exact), the skewness test, means and population deviations over everyone:
-    `model.build_preprocessor`'s fitted numbers, as a spec without PCA or centres."""
+                 log_scaled: tuple[str, ...] = (),
+                 categorical: tuple[str, ...] = ()) -> ModelSpec:
+    """Medians (exact), the skewness test, means and population deviations over everyone, and
+    each category's labels: `model.build_preprocessor`'s fitted numbers, as a spec without
+    PCA or centres."""
     first = one_row(frame.agg(*[
         F.struct(F.min(c), F.percentile(c, F.array(*map(F.lit, (.25, .5, .75))))).alias(c)
         for c in numeric]))
@@ -181,9 +185,13 @@ def scaling_spec(frame: DataFrame, numeric: tuple[str, ...], config: ModelConfig
     moments = one_row(frame.agg(*[F.struct(F.avg(v), F.stddev_pop(v)).alias(c)
                                   for c, v in values.items()]))
     scales = [float(moments[c][1]) for c in order]
+    # OneHotEncoder's categories: each column's distinct labels, sorted as Python sorts them
+    labels: dict[str, list[str]] = (one_row(frame.agg(*[
+        F.collect_set(c).alias(c) for c in categorical])).asDict() if categorical else {})
     return ModelSpec(tuple(order), tuple(skewed), tuple(median_of[c] for c in order),
                      tuple(float(moments[c][0]) for c in order),
-                     tuple(s if s > 10 * _EPS else 1.0 for s in scales), (), (),
+                     tuple(s if s > 10 * _EPS else 1.0 for s in scales), categorical,
+                     tuple(tuple(sorted(labels[c])) for c in categorical),
                      config.categorical_weight, (), ())
 
 
@@ -192,17 +200,21 @@ def _imputed(column: str, median: float, log: bool) -> Column:
     return F.log1p(value) if log else value
 
 
-def hash_sample_frame(frame: DataFrame, numeric: tuple[str, ...], size: int) -> pd.DataFrame:
+def hash_sample_frame(frame: DataFrame, columns: tuple[str, ...], size: int) -> pd.DataFrame:
     """The hash sample (`sampling.hash_sample`) on the driver, in key order."""
     key = F.expr(SPARK_KEY_SQL.format(column=ID))
-    rows = frame.select(ID, *numeric).withColumn("_key", key).orderBy("_key", ID).limit(size)
+    rows = frame.select(ID, *columns).withColumn("_key", key).orderBy("_key", ID).limit(size)
     return rows.toArrow().to_pandas()
 
 
 def embedding_columns(spec: ModelSpec) -> list[Column]:
     """The spec's PCA coordinates as column expressions e0, e1, ..."""
     scaled = [(_imputed(c, spec.medians[i], c in spec.log_scaled) - spec.means[i])
-              / spec.scales[i] - spec.pca_mean[i] for i, c in enumerate(spec.numeric)]
+              / spec.scales[i] for i, c in enumerate(spec.numeric)]
+    scaled += [F.when(F.col(c) == label, spec.categorical_weight).otherwise(0.0)
+               for c, labels in zip(spec.categorical, spec.categories, strict=True)
+               for label in labels]  # an unknown label: all zeros, as handle_unknown="ignore"
+    scaled = [z - mean for z, mean in zip(scaled, spec.pca_mean, strict=True)]
     return [reduce(lambda a, b: a + b, [z * w for z, w in zip(scaled, row, strict=True)])
             .alias(f"e{j}") for j, row in enumerate(spec.components)]
 
@@ -319,9 +331,11 @@ def _assemble(prepared: SparkPrepared, spec: ModelSpec, sample: SampleFit, assig
     rows = _through_parquet(with_ids.select(ID, "segment_id", DISTANCE, *display), staging)
     rows = rows.astype({ID: object, **{c: object for c in prepared.categorical_shown}})
     return SegmentationResult(
-        source="", seed=config.seed, as_of=prepared.as_of.date().isoformat(),
+        source="", seed=config.seed,
+        as_of=prepared.as_of.date().isoformat() if prepared.as_of is not None else None,
         columns=prepared.columns, cleaning=prepared.cleaning, k_selection=sample.selection,
-        silhouette=sample.silhouette(sample_labels), features=prepared.numeric,
+        silhouette=sample.silhouette(sample_labels),
+        features=(*prepared.numeric, *prepared.categorical),
         profile_features=prepared.profile_features, feature_labels=prepared.feature_labels,
         population={str(f): {str(k): (None if pd.isna(v) else float(v)) for k, v in row.items()}
                     for f, row in population.iterrows()},

@@ -39,10 +39,11 @@ class SparkPrepared:
     display_columns: tuple[str, ...]
     categorical_shown: tuple[str, ...]
     feature_labels: dict[str, str]
-    as_of: pd.Timestamp
+    as_of: pd.Timestamp | None
     columns: tuple[ColumnDecision, ...]
     cleaning: CleaningReport
     excluded: pd.DataFrame
+    categorical: tuple[str, ...] = ()  # one-hot model inputs (none in the reference profile)
 
 
 def one_row(frame: DataFrame) -> Row:
@@ -86,13 +87,13 @@ def prepare_reference(raw: DataFrame, overrides: SchemaOverrides) -> SparkPrepar
           f"impossible birth year (over {reference.MAX_AGE} on {as_of.date().isoformat()})", log)
     kept = frame.where(~too_old)
     kept = _clean_labels(kept, log)
-    kept = _drop_outliers(kept, reference.MODEL_FEATURES, log)
+    kept = drop_outliers(kept, reference.MODEL_FEATURES, log)
     no_values = F.lit(True)
     for column in reference.MODEL_FEATURES:
         no_values = no_values & F.col(column).isNull()
-    kept = _drop_where(kept, no_values, None, F.lit("no values in any feature"),
+    kept = drop_where(kept, no_values, None, F.lit("no values in any feature"),
                        "no values in any feature", log)
-    _report_missing(kept, reference.MODEL_FEATURES, log)
+    report_missing(kept, reference.MODEL_FEATURES, log)
     columns = list(dict.fromkeys((ID, ROW, *reference.MODEL_FEATURES,
                                   *reference.PROFILE_FEATURES, *reference.DISPLAY_COLUMNS)))
     kept = kept.select(*columns).cache()
@@ -134,11 +135,11 @@ def _with_ids(raw: DataFrame, id_column: str, log: CleaningLog) -> DataFrame:
     if missing:
         log.steps.append(CleaningStep(ID, "dropped rows", missing, "missing customer id"))
         frame = frame.where(F.col(ID).isNotNull())
-    _check_unique(frame, id_column)
+    check_unique(frame, id_column)
     return frame
 
 
-def _check_unique(frame: DataFrame, id_label: str) -> None:
+def check_unique(frame: DataFrame, id_label: str) -> None:
     repeated = frame.groupBy(ID).count().where(F.col("count") > 1)
     found = one_row(repeated.agg(F.sum("count"), F.count("*")))
     if not found[1]:
@@ -177,20 +178,20 @@ def _drop(frame: DataFrame, mask: Column, column: str | None, reason: Column, su
         log.steps.append(CleaningStep(column, "dropped rows", len(dropped), summary))
 
 
-def _drop_where(frame: DataFrame, mask: Column, column: str | None, reason: Column,
+def drop_where(frame: DataFrame, mask: Column, column: str | None, reason: Column,
                 summary: str, log: CleaningLog) -> DataFrame:
     _drop(frame, mask, column, reason, summary, log)
     return frame.where(~mask)
 
 
-def _label_counts(frame: DataFrame, column: str) -> pd.DataFrame:
+def label_counts(frame: DataFrame, column: str) -> pd.DataFrame:
     """Each distinct label (missing included) with its count and first row, first seen first."""
     rows = (frame.groupBy(column).agg(F.count("*").alias("n"), F.min(ROW).alias("first"))
             .orderBy("first").collect())
     return pd.DataFrame([(r[0], r[1], r[2]) for r in rows], columns=["label", "n", "first"])
 
 
-def _mapped(column: str, mapping: dict[str, str]) -> Column:
+def mapped(column: str, mapping: dict[str, str]) -> Column:
     if not mapping:
         return F.col(column)
     table = F.create_map(*[F.lit(v) for v in chain.from_iterable(mapping.items())])
@@ -198,41 +199,48 @@ def _mapped(column: str, mapping: dict[str, str]) -> Column:
 
 
 def _clean_labels(frame: DataFrame, log: CleaningLog) -> DataFrame:
-    for column in reference.CATEGORICAL_COLUMNS:  # normalise_labels, in its order
+    frame = normalise_labels(frame, reference.CATEGORICAL_COLUMNS, log)
+    for column, mapping, why in (
+            ("Marital_Status", reference.MARITAL_RELABEL, "same meaning or junk label"),
+            ("Education", reference.EDUCATION_RELABEL, "second-cycle degrees are master's level")):
+        held: dict[str, int] = dict(
+            label_counts(frame, column)[["label", "n"]].itertuples(index=False))
+        for old, new in mapping.items():
+            if held.get(old, 0):
+                log.steps.append(CleaningStep(column, "relabelled", int(held[old]),
+                                              f"'{old}' → '{new}': {why}"))
+        frame = frame.withColumn(column, mapped(column, dict(mapping)))
+    return fold_rare_labels(frame, reference.CATEGORICAL_COLUMNS, log)
+
+
+def normalise_labels(frame: DataFrame, columns: Sequence[str], log: CleaningLog) -> DataFrame:
+    """`cleaning.normalise_labels` on Spark: each distinct label decided on the driver."""
+    for column in columns:
         frame = frame.withColumn(column, F.col(column).cast("string"))
-        counts = _label_counts(frame, column).dropna(subset=["label"])
+        counts = label_counts(frame, column).dropna(subset=["label"])
         plain = {str(label): cleaning.plain_label(str(label)) for label in counts["label"]}
         altered = counts[[plain[str(v)] != str(v).strip() for v in counts["label"]]]
         if len(altered):
             shown = ", ".join(f"{v!r} → {plain[v]!r}" for v in altered["label"][:3])
             log.steps.append(CleaningStep(column, "relabelled", int(altered["n"].sum()),
                                           f"{shown}: full-width or invisible characters"))
-        frame = frame.withColumn(column, _mapped(column, plain))
-    for column, mapping, why in (
-            ("Marital_Status", reference.MARITAL_RELABEL, "same meaning or junk label"),
-            ("Education", reference.EDUCATION_RELABEL, "second-cycle degrees are master's level")):
-        held: dict[str, int] = dict(
-            _label_counts(frame, column)[["label", "n"]].itertuples(index=False))
-        for old, new in mapping.items():
-            if held.get(old, 0):
-                log.steps.append(CleaningStep(column, "relabelled", int(held[old]),
-                                              f"'{old}' → '{new}': {why}"))
-        frame = frame.withColumn(column, _mapped(column, dict(mapping)))
-    return _fold_rare(frame, log)
+        frame = frame.withColumn(column, mapped(column, plain))
+    return frame
 
 
-def _fold_rare(frame: DataFrame, log: CleaningLog) -> DataFrame:
+def fold_rare_labels(frame: DataFrame, columns: Sequence[str], log: CleaningLog) -> DataFrame:
+    """`cleaning.fold_rare_labels` on Spark: missing labels 'Unknown', rare ones 'Other'."""
     total = None
-    for column in reference.CATEGORICAL_COLUMNS:
+    for column in columns:
         frame = frame.withColumn(column, F.trim(F.col(column)))
-        counts = _label_counts(frame, column)
+        counts = label_counts(frame, column)
         total = int(counts["n"].sum()) if total is None else total
         missing = int(counts.loc[counts["label"].isna(), "n"].sum())
         if missing:
             log.steps.append(CleaningStep(column, "imputed", missing,
                                           "missing label → 'Unknown'"))
             frame = frame.withColumn(column, F.coalesce(F.col(column), F.lit("Unknown")))
-            counts = _label_counts(frame, column)
+            counts = label_counts(frame, column)
         # value_counts' order: most held first, the first seen first among equals
         counts = counts.sort_values(["n", "first"], ascending=[False, True], kind="stable")
         limit = min(cleaning.RARE_LABEL_MAX_COUNT, cleaning.RARE_LABEL_SHARE * total)
@@ -241,48 +249,82 @@ def _fold_rare(frame: DataFrame, log: CleaningLog) -> DataFrame:
             log.steps.append(CleaningStep(
                 column, "relabelled", int(rare["n"].sum()),
                 f"rare labels {', '.join(map(repr, rare['label'][:8]))} → 'Other'"))
-            frame = frame.withColumn(column, _mapped(column, dict.fromkeys(rare["label"],
+            frame = frame.withColumn(column, mapped(column, dict.fromkeys(rare["label"],
                                                                            "Other")))
     return frame
 
 
-def _drop_outliers(frame: DataFrame, columns: Sequence[str], log: CleaningLog) -> DataFrame:
-    """`cleaning.drop_extreme_outliers`: each column judged on the rows the ones before kept."""
-    for column in columns:
-        x = F.col(column).cast("double")
-        present = frame.where(x.isNotNull() & ~F.isnan(x))
-        stats = one_row(present.agg(
-            F.approx_count_distinct(x), F.min(x),
-            F.percentile(x, F.array(*map(F.lit, (0.25, 0.5, 0.75)))),
-            F.percentile(F.log1p(x), F.lit(0.5))))
-        roughly, low, quartiles, log_median = stats
-        if roughly < 2 * cleaning.MIN_DISTINCT_FOR_OUTLIERS:  # near the bound: count exactly
-            roughly = one_row(present.agg(F.count_distinct(x)))[0]
-        if roughly < cleaning.MIN_DISTINCT_FOR_OUTLIERS:
-            continue
-        q1, q2, q3 = quartiles
-        skewed = low >= 0 and q3 > q1 and (q3 + q1 - 2 * q2) / (q3 - q1) > 0.2
-        value, median = (F.log1p(x), log_median) if skewed else (x, q2)
-        deviation, farthest = one_row(present.agg(
-            F.percentile(F.abs(value - median), F.lit(0.5)), F.max(F.abs(value - median))))
-        spread = 1.4826 * deviation
-        if not spread > 0 or not farthest / spread > cleaning.OUTLIER_THRESHOLD:
-            continue
-        mask = F.coalesce(F.abs(value - median) / spread > cleaning.OUTLIER_THRESHOLD,
-                          F.lit(False))
-        dropped = frame.where(mask).orderBy(ROW).select(ID, x.alias("v")).toArrow().to_pandas()
-        shown = ", ".join(f"{v:,.0f}" for v in dropped["v"].drop_duplicates().head(5))
-        log.excluded.append(pd.DataFrame({
-            ID: dropped[ID].astype(object),
-            "reason": [f"{column} {v:,.0f} is an extreme outlier" for v in dropped["v"]]}))
-        log.steps.append(CleaningStep(column, "dropped rows", len(dropped),
-                                      f"extreme outlier ({shown}): far outside the typical "
-                                      "range"))
-        frame = frame.where(~mask)
+def drop_outliers(frame: DataFrame, columns: Sequence[str], log: CleaningLog) -> DataFrame:
+    """`cleaning.drop_extreme_outliers`: each column judged on the rows the ones before kept.
+
+    The columns are judged together, a few aggregates for all of them, until one drops rows;
+    the columns after it are judged again on the rows it kept (a Spark job per column and
+    statistic cost seconds each on a small table)."""
+    pending = list(columns)
+    while pending:
+        rules = _outlier_rules(frame, pending)
+        for place, column in enumerate(pending):
+            rule = rules.get(column)
+            if rule is None:
+                continue
+            x, mask = F.col(column).cast("double"), rule
+            dropped = frame.where(mask).orderBy(ROW).select(ID, x.alias("v")).toArrow().to_pandas()
+            shown = ", ".join(f"{v:,.0f}" for v in dropped["v"].drop_duplicates().head(5))
+            log.excluded.append(pd.DataFrame({
+                ID: dropped[ID].astype(object),
+                "reason": [f"{column} {v:,.0f} is an extreme outlier" for v in dropped["v"]]}))
+            log.steps.append(CleaningStep(column, "dropped rows", len(dropped),
+                                          f"extreme outlier ({shown}): far outside the typical "
+                                          "range"))
+            frame = frame.where(~mask)
+            pending = pending[place + 1:]
+            break
+        else:
+            pending = []
     return frame
 
 
-def _report_missing(frame: DataFrame, columns: Sequence[str], log: CleaningLog) -> None:
+def _outlier_rules(frame: DataFrame, columns: list[str]) -> dict[str, Column]:
+    """The mask of extreme outliers of each of ``columns`` that has some, judged on ``frame``
+    (`cleaning.extreme_outliers`)."""
+    def present(column: str) -> Column:
+        x = F.col(column).cast("double")
+        return F.when(~F.isnan(x), x)
+
+    stats = one_row(frame.agg(*[F.struct(
+        F.approx_count_distinct(present(c)), F.min(present(c)),
+        F.percentile(present(c), F.array(*map(F.lit, (0.25, 0.5, 0.75)))),
+        F.percentile(F.log1p(present(c)), F.lit(0.5))).alias(c) for c in columns]))
+    roughly = {c: stats[c][0] for c in columns}
+    near = [c for c in columns if roughly[c] < 2 * cleaning.MIN_DISTINCT_FOR_OUTLIERS]
+    if near:  # near the bound: count exactly
+        exact = one_row(frame.agg(*[F.count_distinct(present(c)).alias(c) for c in near]))
+        roughly |= {c: exact[c] for c in near}
+    centred: dict[str, Column] = {}
+    for column in columns:
+        _, low, quartiles, log_median = stats[column]
+        if roughly[column] < cleaning.MIN_DISTINCT_FOR_OUTLIERS:
+            continue
+        q1, q2, q3 = quartiles
+        skewed = low >= 0 and q3 > q1 and (q3 + q1 - 2 * q2) / (q3 - q1) > 0.2
+        value, median = ((F.log1p(present(column)), log_median) if skewed
+                         else (present(column), q2))
+        centred[column] = F.abs(value - median)
+    if not centred:
+        return {}
+    spreads = one_row(frame.agg(*[F.struct(F.percentile(d, F.lit(0.5)), F.max(d)).alias(c)
+                                  for c, d in centred.items()]))
+    rules = {}
+    for column, distance in centred.items():
+        deviation, farthest = spreads[column]
+        spread = 1.4826 * deviation
+        if spread > 0 and farthest / spread > cleaning.OUTLIER_THRESHOLD:
+            rules[column] = F.coalesce(distance / spread > cleaning.OUTLIER_THRESHOLD,
+                                       F.lit(False))
+    return rules
+
+
+def report_missing(frame: DataFrame, columns: Sequence[str], log: CleaningLog) -> None:
     counts = one_row(frame.agg(*[
         F.count_if(F.col(c).isNull() | F.isnan(F.col(c).cast("double"))).alias(c)
         for c in columns]))

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
@@ -73,13 +74,14 @@ def test_a_100k_table_is_segmented_alike_and_its_assignments_land_in_parquet(
     from segmentation.spark_engine import segment_with_spark, write_assignments
 
     run = segment_with_spark(spark, FileSource(synthetic_parquet))
-    _assert_same_segmentation(run.result, segment_table(read_table(FileSource(synthetic_parquet))))
+    collected = run.result
+    _assert_same_segmentation(collected, segment_table(read_table(FileSource(synthetic_parquet))))
 
     renumbered = {s.segment_id: s.segment_id + 10 for s in run.result.segments}
     folder = write_assignments(run, renumbered, tmp_path / "assignments", run_id=3)
     written = pq.read_table(folder).to_pandas()
-    assert folder.name == "run=3" and len(written) == len(run.result.assignments)
-    expected = run.result.assignments.set_index(ID)["segment_id"] + 10
+    assert folder.name == "run=3" and len(written) == len(collected.assignments)
+    expected = collected.assignments.set_index(ID)["segment_id"] + 10
     assert (written.set_index(ID)["segment_id"].loc[expected.index] == expected).all()
 
 
@@ -90,11 +92,68 @@ def test_spark_draws_the_hash_sample_numpy_draws(spark: Any) -> None:
     assert keys == list(sample_keys(np.array(ids, dtype=object)))
 
 
-def test_a_table_outside_the_reference_profile_is_refused_by_name(
+def _generic_table(rows: int) -> pd.DataFrame:
+    """The synthetic customers outside the reference profile: another id, no birth year, a
+    date with a time, text and number codes, a flag and free text."""
+    frame = generate_customers(rows, seed=11)
+    rng = np.random.default_rng(3)
+    region = (frame["ID"] % 4 + 1).astype(float).where(rng.random(rows) > 0.01)
+    visited = (pd.Timestamp("2014-07-01 09:30:00") - pd.to_timedelta(frame["Recency"], "D")
+               + pd.to_timedelta(rng.integers(0, 86_400, rows), "s"))
+    kept = ["ID", "Education", "Marital_Status", "Income", "Dt_Customer", "Recency", "MntWines",
+            "MntMeatProducts", "MntGoldProds", "NumWebPurchases", "NumStorePurchases",
+            "Z_Revenue"]
+    return (frame[kept]
+            .rename(columns={"ID": "member_no", "Dt_Customer": "joined",
+                             "MntWines": "wine_spend"})
+            .assign(region=region, store_no=frame["ID"] % 7 + 1, vip=rng.random(rows) < 0.1,
+                    last_visit=visited.dt.strftime("%Y-%m-%d %H:%M:%S"),
+                    notes=[f"called on day {i}" for i in range(rows)]))
+
+
+def test_a_table_outside_the_reference_profile_is_segmented_alike(
         spark: Any, tmp_path: Path) -> None:
     from segmentation.spark_engine import segment_with_spark
 
-    path = tmp_path / "plain.csv"
-    path.write_text("id,spend\n" + "\n".join(f"{i},{i * 3}" for i in range(50)))
-    with pytest.raises(ConfigError, match="--engine local"):
+    path = tmp_path / "members.parquet"
+    _generic_table(5_000).to_parquet(path)
+    on_spark = segment_with_spark(spark, FileSource(path)).result
+    local = segment_table(read_table(FileSource(path)))
+    _assert_same_segmentation(on_spark, local)
+    assert on_spark.columns == local.columns
+    assert on_spark.features == local.features and "region" in local.features
+    assert on_spark.as_of == local.as_of
+    ours, theirs = on_spark.model_spec, local.model_spec
+    for part in ("numeric", "log_scaled", "categorical", "categories"):
+        assert ours[part] == theirs[part], part
+    for part in ("medians", "means", "scales", "pca_mean", "components", "centres"):
+        assert np.allclose(ours[part], theirs[part], rtol=1e-6, atol=1e-4), part
+
+
+def test_an_order_history_is_refused_by_name(spark: Any, tmp_path: Path) -> None:
+    from segmentation.spark_engine import segment_with_spark
+
+    path = tmp_path / "orders.csv"
+    path.write_text("customer_id,date,amount\n" + "\n".join(
+        f"{i % 40},2014-0{1 + i % 9}-1{i % 10},{i * 3}" for i in range(400)))
+    with pytest.raises(ConfigError, match="order history.*--engine local"):
         segment_with_spark(spark, FileSource(path))
+
+
+def test_a_table_without_ids_is_numbered_in_row_order_across_partitions(
+        spark: Any, tmp_path: Path) -> None:
+    from pyspark.sql import functions as F
+
+    from segmentation.spark_generic import row_numbers
+    from segmentation.spark_prepare import ROW
+
+    pd.DataFrame({"v": np.arange(1_000)}).to_parquet(tmp_path / "t.parquet", row_group_size=100)
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "2k")  # a partition per row group
+    try:
+        raw = spark.read.parquet(str(tmp_path / "t.parquet"))
+        raw = raw.withColumn(ROW, F.monotonically_increasing_id())
+        assert raw.rdd.getNumPartitions() > 1
+        numbered = raw.select("v", row_numbers(raw).alias("n")).toPandas().sort_values("v")
+    finally:
+        spark.conf.unset("spark.sql.files.maxPartitionBytes")
+    assert list(numbered["n"]) == [str(i) for i in range(1, 1_001)]  # as customer_ids does
