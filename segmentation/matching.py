@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,7 @@ class Matching:
     result: SegmentationResult  # renumbered and renamed
     matches: tuple[SegmentMatch, ...]
     retired: tuple[int, ...]  # previous segments with no successor
+    mapping: dict[int, int] = field(default_factory=dict)  # the result's id -> the published
 
 
 def match_segments(result: SegmentationResult, previous: Sequence[SegmentProfile],
@@ -47,7 +48,8 @@ def match_segments(result: SegmentationResult, previous: Sequence[SegmentProfile
     """
     if not previous:
         return Matching(result, tuple(SegmentMatch(s.segment_id, None, None)
-                                      for s in result.segments), ())
+                                      for s in result.segments), (),
+                        {s.segment_id: s.segment_id for s in result.segments})
     distances = segment_distances(result, previous)
     # imported here: the store and every answer import this module for its types, and
     # scipy.optimize costs ~0.4 s of start-up that only a refresh needs
@@ -73,7 +75,8 @@ def match_segments(result: SegmentationResult, previous: Sequence[SegmentProfile
     renamed = _carry_names(result.with_segment_ids(mapping), kept_names)
     retired = tuple(sorted(p.segment_id for i, p in enumerate(previous)
                            if i not in pairs.values()))
-    return Matching(renamed, tuple(sorted(matches, key=lambda m: m.segment_id)), retired)
+    return Matching(renamed, tuple(sorted(matches, key=lambda m: m.segment_id)), retired,
+                    mapping)
 
 
 def _name_still_fits(result: SegmentationResult, name: str,
@@ -146,7 +149,12 @@ def movement_matrix(previous: pd.DataFrame, current: pd.DataFrame) -> pd.DataFra
     still_here[position[stayed]] = True
     pairs = pd.DataFrame({"from": np.concatenate([origin, before[~still_here]]),
                           "to": np.concatenate([after, np.full((~still_here).sum(), -1)])})
-    counts = pairs.value_counts(sort=False).reset_index(name="customers")
+    return movement_from_counts(pairs.value_counts(sort=False).reset_index(name="customers"))
+
+
+def movement_from_counts(counts: pd.DataFrame) -> pd.DataFrame:
+    """`movement_matrix`'s form of counts per (from, to) segment id, -1 for new and gone:
+    ordered by segment id, new and gone last, and labelled."""
     counts = counts.sort_values(["from", "to"], key=lambda v: v.where(v >= 0, np.iinfo(
         np.int64).max)).reset_index(drop=True)
     return counts.assign(**{"from": _labels(counts["from"], NEW), "to": _labels(counts["to"],

@@ -151,3 +151,23 @@ def movers(conn: sqlite3.Connection, run_id: int, previous_run_id: int | None) -
     frame = pd.DataFrame(rows, columns=MOVER_COLUMNS)
     return frame.astype({"customer_id": object, "from_segment": "int64",
                          "from_name": object, "to_segment": "int64", "to_name": object})
+
+
+def stored_movement(conn: sqlite3.Connection, previous_run_id: int,
+                    run_id: int) -> pd.DataFrame:
+    """`matching.movement_matrix` of two runs' customers tables, counted by SQLite (each
+    customer of one run looked up in the other's key b-tree): no customer leaves the store."""
+    import pandas as pd
+
+    from segmentation.matching import movement_from_counts
+
+    before, after = run_table(previous_run_id, CUSTOMERS), run_table(run_id, CUSTOMERS)
+    rows = conn.execute(
+        f"SELECT coalesce(b.segment_id, -1), a.segment_id, count(*) FROM {after} AS a "
+        f"LEFT JOIN {before} AS b ON b.customer_id = a.customer_id GROUP BY 1, 2").fetchall()
+    rows += conn.execute(
+        f"SELECT b.segment_id, -1, count(*) FROM {before} AS b WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {after} AS a WHERE a.customer_id = b.customer_id) "
+        "GROUP BY 1").fetchall()
+    counts = pd.DataFrame(rows, columns=MOVEMENT_COLUMNS, dtype="int64")
+    return movement_from_counts(counts)

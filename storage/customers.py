@@ -12,7 +12,7 @@ them back without pandas, are storage.customer_table; this module publishes the 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from segmentation.result import SegmentationResult
 from storage import codec
@@ -30,6 +31,7 @@ from storage.customer_table import (
     column_names,
     create_table,
 )
+from storage.errors import StoreError
 
 # Rows made into Python values at a time: large enough that per-chunk costs vanish, small
 # enough that a chunk's values (~15 objects a row) stay a few tens of MB.
@@ -201,3 +203,98 @@ def _type_of(values: Sequence[Any]) -> SqlType:
     if present and present <= {int, float}:
         return SqlType.REAL
     return SqlType.TEXT
+
+
+@dataclass(frozen=True)
+class CustomerBatches:
+    """A run's customers as Arrow record batches in storage order (ids ascending as SQLite
+    compares text): customer_id, segment_id, distance, then one column per attribute. A
+    publish from them holds one batch at a time, never every customer."""
+
+    attributes: tuple[AttributeColumn, ...]
+    batches: Iterable[pa.RecordBatch]
+
+
+def customer_batches(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> CustomerBatches:
+    """``batches`` of ``schema`` (the fixed columns first) with their attributes typed from
+    the schema."""
+    if schema.names[:len(FIXED_COLUMNS)] != list(FIXED_COLUMNS):
+        raise StoreError(f"cannot publish: customer batches start with {schema.names[:3]}, "
+                         f"not {', '.join(FIXED_COLUMNS)}")
+    names = schema.names[len(FIXED_COLUMNS):]
+    types = [_arrow_type(schema.field(name).type) for name in names]
+    return CustomerBatches(tuple(AttributeColumn(name, column, sql_type) for name, column, sql_type
+                                 in zip(names, column_names(names), types, strict=True)), batches)
+
+
+def _arrow_type(arrow_type: pa.DataType) -> SqlType:
+    if pa.types.is_boolean(arrow_type):
+        return SqlType.BOOLEAN
+    if pa.types.is_integer(arrow_type) and not (pa.types.is_uint64(arrow_type)):
+        return SqlType.INTEGER
+    if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type) or \
+            pa.types.is_decimal(arrow_type):
+        return SqlType.REAL
+    return SqlType.TEXT
+
+
+def insert_customer_batches(conn: sqlite3.Connection, run_id: int, customers: CustomerBatches,
+                            segment_ids: Iterable[int], excluded: Iterable[str]) -> int:
+    """Create run ``run_id``'s customers table and fill it batch by batch: call inside the
+    publish. Refuses (StoreError, so the publish rolls back) ids out of order or repeated
+    (strictly increasing ids are also distinct), missing, excluded, or customers in a segment
+    without a profile. Returns the customers inserted."""
+    table = create_table(conn, run_id, customers.attributes)
+    width = len(FIXED_COLUMNS) + len(customers.attributes)
+    limit = min(VALUES_PER_INSERT, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+    per_insert = max(1, limit // width)
+    known = pa.array(sorted(set(segment_ids)), pa.int64())
+    left_out = pa.array(sorted(set(excluded)), pa.string())
+    last: str | None = None
+    count = 0
+    for batch in customers.batches:
+        if not batch.num_rows:
+            continue
+        ids = batch.column(0).cast(pa.string())
+        _check_batch(ids, batch.column(1).cast(pa.int64()), last, known, left_out)
+        last = ids[-1].as_py()
+        count += batch.num_rows
+        values = _row_major([_stored_values(column) for column in batch.columns], width)
+        step = per_insert * width
+        whole = len(values) // step * step
+        conn.executemany(_insert(table, width, per_insert),
+                         (values[start:start + step] for start in range(0, whole, step)))
+        if whole < len(values):
+            conn.execute(_insert(table, width, (len(values) - whole) // width), values[whole:])
+    return count
+
+
+def _check_batch(ids: pa.Array, segments: pa.Array, last: str | None, known: pa.Array,
+                 left_out: pa.Array) -> None:
+    if ids.null_count:
+        raise StoreError("cannot publish: some assigned customers have no id")
+    # Arrow compares strings by their UTF-8 bytes, as SQLite's BINARY collation does
+    following = pc.less(ids[:-1], ids[1:]) if len(ids) > 1 else pa.array([], pa.bool_())
+    if not pc.all(following).as_py() or (last is not None and not last < ids[0].as_py()):
+        at = ids[0].as_py() if last is not None and not last < ids[0].as_py() else \
+            ids[pc.index(following, False).as_py() + 1].as_py()
+        raise StoreError(f"cannot publish: customer {at} is assigned twice or out of id order")
+    unknown = pc.unique(segments.filter(pc.invert(pc.is_in(segments, value_set=known))))
+    if len(unknown) or segments.null_count:
+        raise StoreError(f"cannot publish: customers are assigned to segment(s) "
+                         f"{sorted(unknown.to_pylist())}, which have no profile")
+    both = ids.filter(pc.is_in(ids, value_set=left_out))
+    if len(both):
+        raise StoreError(f"cannot publish: customer {both[0].as_py()} is both assigned "
+                         "and excluded")
+
+
+def _stored_values(column: pa.Array) -> list[Any]:
+    """A batch column's values as stored: non-finite numbers and NaN as NULL, dates as
+    ISO-8601 text."""
+    if pa.types.is_floating(column.type):
+        column = pc.if_else(pc.is_finite(column), column, None)
+    values = column.to_pylist()
+    if pa.types.is_temporal(column.type):
+        return [None if v is None else v.isoformat() for v in values]
+    return values

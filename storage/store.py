@@ -16,6 +16,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from sqlite_utils import Database
 
-    from storage.customers import CustomerRows
+    from storage.customers import CustomerBatches, CustomerRows
 
 CURRENT_RUN_KEY = "current_run_id"
 _WAL_SIZE_LIMIT = 64 * 1024 * 1024
@@ -126,6 +127,41 @@ class Store:
             _insert_customers(db.conn, run_id, members)
             _insert_exclusions(db.conn, run_id, excluded)
             if changes is not None:
+                _insert_changes(db.conn, run_id, changes)
+            segment_history.record_run(db.conn, run_id)
+            _set_current_run(db, run_id)
+        return run_id
+
+    def publish_streamed_run(self, result: SegmentationResult,
+                             members: CustomerBatches, *, started_at: datetime,
+                             finished_at: datetime, changes: RunChanges | None = None) -> int:
+        """`publish_run` for a result whose customers come as ``members``' batches, in id
+        order, instead of in its frames: one batch in memory at a time, checked as it comes,
+        all in one transaction. The movement against the previous run is counted in the
+        store from both runs' customers (``changes.movement`` is not used)."""
+        from storage import customers  # numpy and pyarrow: only a publish needs them
+
+        run = codec.run_row(result, started_at=started_at, finished_at=finished_at)
+        segments = codec.segment_rows(result)
+        excluded = codec.exclusion_rows(result)
+        left_out = [customer_id for customer_id, _ in excluded]
+        if len(set(left_out)) != len(left_out):
+            repeated = next(c for c in left_out if left_out.count(c) > 1)
+            raise StoreError(f"cannot publish: customer {repeated} is excluded twice")
+        if changes is not None:
+            check_changes(changes, [row["segment_id"] for row in segments])
+        with self._writing(durable=True) as db:
+            run_id = _insert_run(db, run)
+            if changes is not None:  # read after the first write: under the write lock
+                check_still_current(_current_run_id(db.conn), changes)
+            _insert_segments(db, run_id, segments)
+            customers.insert_customer_batches(db.conn, run_id, members,
+                                              [row["segment_id"] for row in segments], left_out)
+            _insert_exclusions(db.conn, run_id, excluded)
+            if changes is not None:
+                if changes.previous_run_id is not None:
+                    changes = replace(changes, movement=run_changes.stored_movement(
+                        db.conn, changes.previous_run_id, run_id))
                 _insert_changes(db.conn, run_id, changes)
             segment_history.record_run(db.conn, run_id)
             _set_current_run(db, run_id)
