@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 
     from segmentation.config import ModelConfig
     from segmentation.engine import Progress
-    from segmentation.result import SegmentationResult
     from segmentation.schema import SchemaOverrides
     from segmentation.sources import TableSource
     from segmentation.spark_engine import SparkRun
@@ -78,20 +77,15 @@ class SparkEngine:
         return segment_with_spark(self.session(), source, config=config, overrides=overrides,
                                   progress=progress, staging=assignments_folder(source))
 
-    def write_assignments(self, run: SparkRun, published: SegmentationResult,
+    def write_assignments(self, run: SparkRun, segment_ids: Mapping[int, int],
                           source: TableSource, run_id: int, progress: Progress) -> None:
-        """The published run's assignments as Parquet beside the input, under run=<id>."""
-        import pandas as pd
-
+        """The published run's assignments as Parquet beside the input, under run=<id>
+        (``segment_ids``: the result's segment id -> the published one)."""
         from segmentation.spark_engine import assignments_folder, write_assignments
 
         folder = assignments_folder(source)
         if folder is None:
             progress("assignments not written as Parquet: the input is a database")
             return
-        pairs = pd.DataFrame({"ours": run.result.assignments["segment_id"].to_numpy(),
-                              "published": published.assignments["segment_id"].to_numpy()})
-        renumbered = {int(ours): int(theirs)
-                      for ours, theirs in pairs.drop_duplicates().itertuples(index=False)}
-        target = write_assignments(run, renumbered, folder, run_id)
+        target = write_assignments(run, dict(segment_ids), folder, run_id)
         progress(f"assignments written as Parquet to {target}")

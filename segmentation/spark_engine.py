@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import reduce
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -46,15 +48,71 @@ from segmentation.spec import ModelSpec, nearest_centres
 LABEL, DISTANCE = "_label", "distance"
 _TEXT_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
 _EPS = float(np.finfo(np.float64).eps)
+BATCH_ROWS = 50_000  # customers the driver holds at a time while publishing
+
+
+@dataclass(frozen=True)
+class StagedCustomers:
+    """Every kept customer's row (customer_id, segment_id, distance, the display columns) as
+    Parquet the executors wrote sorted by customer id, read back a batch at a time.
+
+    Spark orders strings by their UTF-8 bytes, as SQLite's BINARY collation orders the
+    store's customer ids, so the store appends the batches to its key b-tree in order.
+    """
+
+    folder: Path  # a temporary folder of the driver's; `discard` removes it
+    rows: int
+
+    def files(self) -> list[Path]:
+        return sorted((self.folder / "rows").glob("part-*.parquet"))  # part number order
+
+    def schema(self) -> pa.Schema:
+        return pq.read_schema(self.files()[0])
+
+    def batches(self, segment_ids: dict[int, int] | None = None,
+                size: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+        """The rows in customer id order, ``size`` at a time, with each segment id replaced
+        by ``segment_ids``' (the published ids) when given."""
+        lookup = None
+        if segment_ids:
+            lookup = np.zeros(max(segment_ids) + 1, dtype=np.int64)
+            lookup[list(segment_ids)] = list(segment_ids.values())
+        for path in self.files():
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=size):
+                segments = batch.column(1).to_numpy().astype(np.int64)
+                column = pa.array(lookup[segments] if lookup is not None else segments)
+                yield pa.RecordBatch.from_arrays(
+                    [batch.column(0), column, *batch.columns[2:]],
+                    schema=batch.schema.set(1, pa.field("segment_id", pa.int64())))
+
+    def frame(self) -> pd.DataFrame:
+        """Every row at once, for small tables and tests."""
+        tables = [pq.read_table(path) for path in self.files()]
+        return pa.concat_tables(tables).to_pandas() if tables else pd.DataFrame()
+
+    def discard(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 @dataclass(frozen=True)
 class SparkRun:
-    """A segmentation made on Spark, and its per-customer assignments still on the cluster."""
+    """A segmentation made on Spark: its result (whose assignments and attributes are empty:
+    every customer's row is in ``customers``), and the assignments still on the cluster."""
 
     result: SegmentationResult
+    customers: StagedCustomers
     assigned: DataFrame  # customer_id, _label (K-Means' own numbering), distance
     segment_of_label: dict[int, int]  # _label -> the result's segment id
+
+    def collected(self) -> SegmentationResult:
+        """The result with every customer's assignment and attributes, as the local engine
+        gives it: for small tables and tests (the driver holds them all)."""
+        rows = self.customers.frame()
+        display = list(self.result.attributes.columns[1:])
+        rows = rows.astype({ID: object, **{c: self.result.attributes[c].dtype for c in display}})
+        return replace(self.result, assignments=pd.DataFrame({
+            ID: rows[ID], "segment_id": rows["segment_id"].astype("int64"),
+            DISTANCE: rows[DISTANCE].astype(float)}), attributes=rows[[ID, *display]])
 
 
 def _quiet(_: str) -> None:
@@ -123,10 +181,11 @@ def segment_with_spark(spark: SparkSession, source: TableSource, *,
                        progress: Progress = _quiet, staging: Path | None = None) -> SparkRun:
     """`engine.segment_table` on Spark, for a customer table (one row per customer).
 
-    Every customer's assignment reaches the driver through Parquet the executors write into a
-    temporary folder in ``staging`` (a folder the driver can read; default: the system's
-    temporary folder, which serves local mode), read back with pyarrow and removed: a collect
-    would hold them all in the JVM first (spark.driver.maxResultSize).
+    Every customer's row reaches the driver through Parquet the executors write, sorted by
+    customer id, into a temporary folder in ``staging`` (a folder the driver can read;
+    default: the system's temporary folder, which serves local mode), for the store to read
+    a batch at a time (`StagedCustomers`; `discard` it after): a collect would hold them all
+    in the JVM first (spark.driver.maxResultSize), and then in Python.
     """
     config = config or ModelConfig()
     overrides = overrides or SchemaOverrides()
@@ -153,9 +212,9 @@ def segment_with_spark(spark: SparkSession, source: TableSource, *,
     progress(f"profiling {len(centres)} segments")
     sizes = {int(r[LABEL]): int(r["count"]) for r in assigned.groupBy(LABEL).count().collect()}
     segment_of_label = _ids_by_size(sizes, len(centres))
-    result = _assemble(prepared, spec, sample, assigned, segment_of_label, config, progress,
-                       staging)
-    return SparkRun(replace(result, source=source.describe()),
+    result, staged = _assemble(prepared, spec, sample, assigned, segment_of_label, config,
+                               progress, staging)
+    return SparkRun(replace(result, source=source.describe()), staged,
                     assigned.select(ID, LABEL, DISTANCE), segment_of_label)
 
 
@@ -318,7 +377,8 @@ def segment_tables(assigned: DataFrame, features: tuple[str, ...],
 
 def _assemble(prepared: SparkPrepared, spec: ModelSpec, sample: SampleFit, assigned: DataFrame,
               segment_of_label: dict[int, int], config: ModelConfig,
-              progress: Progress, staging: Path | None) -> SegmentationResult:
+              progress: Progress, staging: Path | None
+              ) -> tuple[SegmentationResult, StagedCustomers]:
     sample_labels, _ = nearest_centres(sample.embedding, np.asarray(spec.centres))
     sample_ids = np.array([segment_of_label[int(v)] for v in sample_labels])
     with_ids = assigned.withColumn("segment_id", _segment_id(segment_of_label))
@@ -327,9 +387,10 @@ def _assemble(prepared: SparkPrepared, spec: ModelSpec, sample: SampleFit, assig
     profiles = profiles_from_tables(tables, population, prepared.numeric,
                                     prepared.feature_labels)
     display = list(prepared.display_columns)
-    progress("collecting the assignments to the driver (Parquet)")
-    rows = _through_parquet(with_ids.select(ID, "segment_id", DISTANCE, *display), staging)
-    rows = rows.astype({ID: object, **{c: object for c in prepared.categorical_shown}})
+    progress("writing the assignments in customer id order for the store (Parquet)")
+    staged = _stage(with_ids.select(ID, "segment_id", DISTANCE, *display), staging,
+                    prepared.cleaning.rows_kept)
+    shown = set(prepared.categorical_shown)
     return SegmentationResult(
         source="", seed=config.seed,
         as_of=prepared.as_of.date().isoformat() if prepared.as_of is not None else None,
@@ -340,23 +401,27 @@ def _assemble(prepared: SparkPrepared, spec: ModelSpec, sample: SampleFit, assig
         population={str(f): {str(k): (None if pd.isna(v) else float(v)) for k, v in row.items()}
                     for f, row in population.iterrows()},
         segments=profiles,
-        assignments=pd.DataFrame({ID: rows[ID], "segment_id": rows["segment_id"].astype("int64"),
-                                  DISTANCE: rows[DISTANCE].astype(float)}),
-        attributes=rows[[ID, *display]], excluded=prepared.excluded,
+        assignments=pd.DataFrame({ID: pd.Series(dtype=object),
+                                  "segment_id": pd.Series(dtype="int64"),
+                                  DISTANCE: pd.Series(dtype=float)}),
+        attributes=pd.DataFrame({c: pd.Series(dtype=object if c in shown or c == ID else float)
+                                 for c in (ID, *display)}),
+        excluded=prepared.excluded,
         projection=projection_sample(sample.embedding, sample_ids),
         explained_variance=tuple(float(v) for v in sample.pca.explained_variance_ratio_),
-        model_spec=spec.to_dict())
+        model_spec=spec.to_dict()), staged
 
 
-def _through_parquet(frame: DataFrame, staging: Path | None) -> pd.DataFrame:
+def _stage(frame: DataFrame, staging: Path | None, rows: int) -> StagedCustomers:
     if staging is not None:
         staging.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="_staging-", dir=staging))
     try:
-        frame.write.mode("overwrite").parquet(str(folder / "rows"))
-        return pq.read_table(folder / "rows").to_pandas()
-    finally:
+        frame.orderBy(ID).write.mode("overwrite").parquet(str(folder / "rows"))
+    except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return StagedCustomers(folder, rows)
 
 
 def write_assignments(run: SparkRun, segment_ids: dict[int, int], folder: Path,

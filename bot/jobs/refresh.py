@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import datetime
 from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +32,7 @@ if TYPE_CHECKING:  # the engine (scikit-learn, ~0.6 s to import; pandas and nump
     from bot.spark import SparkEngine
     from segmentation.config import ModelConfig
     from segmentation.engine import Progress
+    from segmentation.matching import Matching
     from segmentation.schema import SchemaOverrides
 
 LOCK_SUFFIX = ".refresh.lock"
@@ -56,26 +58,61 @@ def refresh(store: Store, data: TableSource | Path, *, config: ModelConfig,
         started = now()
         previous = store.current_run()
         progress(f"reading {source.describe()}")
-        spark_run = None
-        if spark is None:
-            loaded = read_while_importing_engine(source)
-            from segmentation.engine import segment_table
+        if spark is not None:
+            return _refresh_on_spark(store, source, spark, config=keep_k(config, previous),
+                                     overrides=overrides, previous=previous, started=started,
+                                     now=now, progress=progress)
+        loaded = read_while_importing_engine(source)
+        from segmentation.engine import segment_table
 
-            result = segment_table(loaded, config=keep_k(config, previous),
-                                   overrides=overrides, progress=progress)
-        else:
-            spark_run = spark.segment(source, config=keep_k(config, previous),
-                                      overrides=overrides, progress=progress)
-            result = spark_run.result
+        result = segment_table(loaded, config=keep_k(config, previous),
+                               overrides=overrides, progress=progress)
         if previous is not None:
             progress(f"matching segments to run {previous.id}")
         matched, changes = continue_run(store, result, previous)
         progress(f"publishing {len(matched.assignments):,} assignments")
         run_id = store.publish_run(matched, started_at=started, finished_at=now(),
                                    changes=changes)
-        if spark is not None and spark_run is not None:
-            spark.write_assignments(spark_run, matched, source, run_id, progress)
         return store.get_run(run_id)
+
+
+def _refresh_on_spark(store: Store, source: TableSource, spark: SparkEngine, *,
+                      config: ModelConfig, overrides: SchemaOverrides | None,
+                      previous: RunRecord | None, started: datetime, now: Clock,
+                      progress: Progress) -> RunRecord:
+    """Segment on Spark and publish the customers a batch at a time from the Parquet the
+    executors wrote in id order; the movement is counted in the store."""
+    from storage.customers import customer_batches
+
+    run = spark.segment(source, config=config, overrides=overrides, progress=progress)
+    try:
+        if previous is not None:
+            progress(f"matching segments to run {previous.id}")
+        matching, changes = _matched(store, run.result, previous)
+        customers = run.customers
+        progress(f"publishing {customers.rows:,} assignments a batch at a time")
+        members = customer_batches(customers.schema(), customers.batches(matching.mapping))
+        run_id = store.publish_streamed_run(matching.result, members, started_at=started,
+                                            finished_at=now(), changes=changes)
+    finally:
+        run.customers.discard()
+    spark.write_assignments(run, matching.mapping, source, run_id, progress)
+    return store.get_run(run_id)
+
+
+def _matched(store: Store, result: SegmentationResult,
+             previous: RunRecord | None) -> tuple[Matching, RunChanges]:
+    """`continue_run` without the movement, which the store counts from its tables."""
+    from segmentation.matching import match_segments
+
+    segments = store.list_segments(previous.id) if previous is not None else []
+    matching = match_segments(result, segments, store.next_segment_id())
+    if previous is None:
+        return matching, RunChanges(None, matching.matches)
+    names = {segment.segment_id: segment.name for segment in segments}
+    return matching, RunChanges(
+        previous.id, matching.matches,
+        tuple(RetiredSegment(segment_id, names[segment_id]) for segment_id in matching.retired))
 
 
 def read_while_importing_engine(source: TableSource) -> LoadedTable:

@@ -44,6 +44,11 @@ def test_a_spark_refresh_is_answered_as_a_local_one(spark: Any, reference_csv: P
     published = Store(spark_db).assignment_frame(2).set_index("customer_id")["segment_id"]
     latest = written[written["run"].astype(int) == 2].set_index("customer_id")["segment_id"]
     assert (latest.loc[published.index] == published).all()
+    # the customers were streamed into the store from staged Parquet, which is gone after
+    assert not list(data.parent.glob("**/_staging-*"))
+    # and the movement the store counted is the one the local engine's second run computes
+    assert main(["refresh", "--data", str(data), "--db", str(local_db)], environ={}) == 0
+    assert Store(spark_db).movement(2).equals(Store(local_db).movement(2))
 
 
 def test_spark_settings_without_the_spark_engine_are_refused(tmp_path: Path, capsys) -> None:

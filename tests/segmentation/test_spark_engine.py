@@ -63,7 +63,7 @@ def _assert_same_segmentation(on_spark: SegmentationResult, local: SegmentationR
 def test_the_reference_table_is_segmented_alike(spark: Any, reference_csv: Path) -> None:
     from segmentation.spark_engine import segment_with_spark
 
-    on_spark = segment_with_spark(spark, FileSource(reference_csv)).result
+    on_spark = segment_with_spark(spark, FileSource(reference_csv)).collected()
     local = segment_table(read_table(FileSource(reference_csv)))
     _assert_same_segmentation(on_spark, local)
     assert on_spark.k == 4  # the reference table's segments, as the local engine names them
@@ -74,7 +74,7 @@ def test_a_100k_table_is_segmented_alike_and_its_assignments_land_in_parquet(
     from segmentation.spark_engine import segment_with_spark, write_assignments
 
     run = segment_with_spark(spark, FileSource(synthetic_parquet))
-    collected = run.result
+    collected = run.collected()
     _assert_same_segmentation(collected, segment_table(read_table(FileSource(synthetic_parquet))))
 
     renumbered = {s.segment_id: s.segment_id + 10 for s in run.result.segments}
@@ -117,7 +117,7 @@ def test_a_table_outside_the_reference_profile_is_segmented_alike(
 
     path = tmp_path / "members.parquet"
     _generic_table(5_000).to_parquet(path)
-    on_spark = segment_with_spark(spark, FileSource(path)).result
+    on_spark = segment_with_spark(spark, FileSource(path)).collected()
     local = segment_table(read_table(FileSource(path)))
     _assert_same_segmentation(on_spark, local)
     assert on_spark.columns == local.columns
