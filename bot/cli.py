@@ -15,7 +15,7 @@ from bot import answers
 from bot.answers import RequestKind, terminal
 from bot.clock import utc_now
 from bot.jobs.refresh import RefreshInProgress, refresh
-from bot.settings import DEFAULT_DB, Engine, Settings, SettingsError, load_settings, spark_conf
+from bot.settings import DEFAULT_DB, Engine, Settings, SettingsError, load_settings, spark_setting
 from bot.spark import spark_engine
 from segmentation.errors import SegmentationError
 from segmentation.sources import table_source
@@ -143,13 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _spark_setting(raw: str) -> tuple[str, str]:
+    """One --spark-conf: its value is taken whole, semicolons and all."""
     try:
-        pairs = spark_conf(raw)
+        return spark_setting(raw)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
-    if len(pairs) != 1:
-        raise argparse.ArgumentTypeError(f"{raw!r}: one spark.<setting>=<value> per --spark-conf")
-    return pairs[0]
 
 
 def _model_options(sub: argparse.ArgumentParser) -> None:

@@ -189,17 +189,19 @@ def _engine(raw: str) -> Engine:
 
 
 def spark_conf(raw: str) -> tuple[tuple[str, str], ...]:
-    """Spark settings as ``key=value`` pairs separated by ``;`` or new lines (values may hold
-    commas and spaces: spark.jars, extraJavaOptions)."""
-    pairs = []
-    for item in re.split(r"[;\n]", raw):
-        if not item.strip():
-            continue
-        key, equals, value = item.partition("=")
-        if not equals or not key.strip().startswith("spark."):
-            raise ValueError(f"{item.strip()!r} is not spark.<setting>=<value>")
-        pairs.append((key.strip(), value.strip()))
-    return tuple(pairs)
+    """Spark settings as ``key=value`` pairs separated by new lines, or by a ``;`` that ends
+    the text or comes before the next ``spark.`` key: values may hold commas, spaces and other
+    semicolons (spark.jars, extraJavaOptions=-Da=1;-Db=2)."""
+    return tuple(spark_setting(item) for item in re.split(r";(?=\s*(?:spark\.|$))|\n", raw)
+                 if item.strip())
+
+
+def spark_setting(raw: str) -> tuple[str, str]:
+    """One Spark setting, ``spark.key=value``: the value is everything after the first ``=``."""
+    key, equals, value = raw.partition("=")
+    if not equals or not key.strip().startswith("spark."):
+        raise ValueError(f"{raw.strip()!r} is not spark.<setting>=<value>")
+    return key.strip(), value.strip()
 
 
 def _db_path(raw: str) -> Path:

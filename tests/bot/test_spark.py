@@ -15,3 +15,17 @@ def test_the_settings_name_the_master_and_the_spark_settings() -> None:
     assert engine is not None and engine.master == "local[2]"
     assert engine.conf == {"spark.driver.memory": "2g", "spark.a": "2"}
     assert engine._session is None  # no JVM yet: the scheduler builds this at start-up
+
+
+def test_a_spark_setting_may_hold_semicolons() -> None:
+    from bot.cli import build_parser
+
+    java = ("spark.executor.extraJavaOptions", "-Da=1;-Db=2")
+    args = build_parser().parse_args(["refresh", "--data", "x.csv", "--spark-conf",
+                                      "=".join(java)])
+    assert args.spark_conf == [java]  # one --spark-conf, one setting, taken whole
+    settings = load_settings({"SEGBOT_SPARK_CONF": "spark.driver.memory=2g;"
+                                                   "spark.executor.extraJavaOptions=-Da=1;-Db=2;"
+                                                   "\nspark.a=1;"}, require_slack=False)
+    # a ';' separates settings where the next one starts, or at the end
+    assert settings.spark_conf == (("spark.driver.memory", "2g"), java, ("spark.a", "1"))
