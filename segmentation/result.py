@@ -248,7 +248,7 @@ class SegmentationResult:
     excluded: pd.DataFrame
     projection: pd.DataFrame
     explained_variance: tuple[float, ...] = ()
-    model_spec: dict[str, Any] | None = None  # spec.ModelSpec.to_dict(): not stored
+    model_spec: dict[str, Any] | None = None  # spec.ModelSpec.to_dict(), kept with the run
     forecast: ForecastReport | None = None  # order histories only
 
     @property

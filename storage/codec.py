@@ -88,6 +88,7 @@ def run_row(result: SegmentationResult, *, started_at: datetime,
         "projection": dumps({column: projection[column].tolist()
                              for column in ("pc1", "pc2", "segment_id")}),
         "forecast": None if result.forecast is None else dumps(result.forecast.to_dict()),
+        "model_spec": None if result.model_spec is None else dumps(result.model_spec),
     }
 
 
@@ -207,6 +208,7 @@ RUN_FIELD_DECODERS: dict[str, Callable[[Any], Any]] = {
     "explained_variance": _json_tuple, "attribute_columns": _json_tuple,
     "forecast": lambda text: None if text is None else ForecastReport.from_dict(
         json.loads(text)),
+    "model_spec": lambda text: None if text is None else json.loads(text),
 }
 
 # The runs columns a RunRecord is read from (projection, a large sample, is read on its own).

@@ -39,6 +39,9 @@ class RunRecord:
     # An order history's purchase and spend models, or why it has none; None for a
     # customer table (and runs published before forecasts existed).
     forecast: ForecastReport | None = None
+    # The run's model spec (segmentation.spec.ModelSpec.to_dict(), versioned: ModelSpec
+    # .from_dict rebuilds it), so a run records how it was made; None for runs before it.
+    model_spec: dict[str, Any] | None = None
 
     @property
     def duration_seconds(self) -> float:

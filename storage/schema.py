@@ -205,6 +205,13 @@ def add_run_forecast(db: Database) -> None:
     db.table("runs").add_column("forecast", str)
 
 
+@MIGRATIONS(name="0010_run_model_spec")
+def add_run_model_spec(db: Database) -> None:
+    """How a run was made: every number of its model (segmentation.spec.ModelSpec, as JSON);
+    NULL for runs published before it was kept."""
+    db.table("runs").add_column("model_spec", str)
+
+
 def migrate(conn: sqlite3.Connection) -> None:
     """Apply every pending migration, holding the write lock so concurrent openers queue."""
     if not MIGRATIONS.pending(conn):

@@ -121,7 +121,7 @@ def publish_legacy(path: Path, result: SegmentationResult, minutes: int = 0) -> 
     names = codec.attribute_columns(result.attributes)
     values = result.attributes[names].astype(object).to_numpy().tolist()
     row = codec.run_row(result, started_at=started, finished_at=started + timedelta(seconds=42))
-    del row["forecast"]  # added by 0009
+    del row["forecast"], row["model_spec"]  # added by 0009 and 0010
     with Database(path) as db, db.conn:
         run_id = db.table("runs").insert(row).last_rowid
         db.table("segments").insert_all(

@@ -22,7 +22,7 @@ TABLES = {"runs", "segments", "exclusions", "meta", "audit",
 SHIPPED = ["0001_create_run_tables", "0002_create_audit", "0003_create_run_changes",
            "0004_create_digest_deliveries", "0005_audit_destination",
            "0006_customers_per_run_table", "0007_create_home_viewers",
-           "0008_create_segment_history", "0009_run_forecast"]
+           "0008_create_segment_history", "0009_run_forecast", "0010_run_model_spec"]
 
 
 def applied_names(path: Path) -> list[str]:

@@ -310,3 +310,17 @@ def test_every_customer_is_stored_whatever_the_count(store: Store, n_customers: 
     last = store.get_customer(str(1000 + i))
     assert (last.segment_id, last.attributes["Kidhome"]) == (i % 3 + 1, i % 3)
     assert last.distance == pytest.approx((i % 10) / 10 + i / 10_000)
+
+
+def test_a_run_keeps_the_model_spec_it_was_made_with(store: Store) -> None:
+    from dataclasses import replace
+
+    from segmentation.spec import ModelSpec
+
+    spec = ModelSpec(("Income",), (), (50_000.0,), (51_234.5,), (20_000.0,), ("Education",),
+                     (("Basic", "PhD"),), 0.5, (0.0, 0.25, 0.25),
+                     ((0.8, 0.1, -0.1),), ((0.5,), (-0.5,), (1.75,)))
+    run_id = publish(store, replace(make_result(), model_spec=spec.to_dict()))
+    kept = store.get_run(run_id).model_spec
+    assert kept is not None and ModelSpec.from_dict(kept) == spec
+    assert store.get_run(publish(store, make_result(), minutes=60)).model_spec is None
