@@ -125,13 +125,19 @@ def insert_customers(conn: sqlite3.Connection, run_id: int, rows: CustomerRows) 
     limit = min(VALUES_PER_INSERT, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
     per_insert = max(1, limit // width)
     for columns in rows.chunks(CHUNK_ROWS):
-        values = _row_major(columns, width)
-        step = per_insert * width
-        whole = len(values) // step * step
-        conn.executemany(_insert(table, width, per_insert),
-                         (values[start:start + step] for start in range(0, whole, step)))
-        if whole < len(values):
-            conn.execute(_insert(table, width, (len(values) - whole) // width), values[whole:])
+        _insert_row_major(conn, table, width, per_insert, _row_major(columns, width))
+
+
+def _insert_row_major(conn: sqlite3.Connection, table: str, width: int, per_insert: int,
+                      values: list[Any]) -> None:
+    """Insert ``values`` (rows of ``width`` one after another), ``per_insert`` rows a
+    statement."""
+    step = per_insert * width
+    whole = len(values) // step * step
+    conn.executemany(_insert(table, width, per_insert),
+                     (values[start:start + step] for start in range(0, whole, step)))
+    if whole < len(values):
+        conn.execute(_insert(table, width, (len(values) - whole) // width), values[whole:])
 
 
 def _row_major(columns: list[list[Any]], width: int) -> list[Any]:
@@ -259,13 +265,8 @@ def insert_customer_batches(conn: sqlite3.Connection, run_id: int, customers: Cu
         _check_batch(ids, batch.column(1).cast(pa.int64()), last, known, left_out)
         last = ids[-1].as_py()
         count += batch.num_rows
-        values = _row_major([_stored_values(column) for column in batch.columns], width)
-        step = per_insert * width
-        whole = len(values) // step * step
-        conn.executemany(_insert(table, width, per_insert),
-                         (values[start:start + step] for start in range(0, whole, step)))
-        if whole < len(values):
-            conn.execute(_insert(table, width, (len(values) - whole) // width), values[whole:])
+        _insert_row_major(conn, table, width, per_insert, _row_major(
+            [_stored_values(column) for column in batch.columns], width))
     return count
 
 
