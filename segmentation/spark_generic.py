@@ -37,6 +37,7 @@ from segmentation.spark_prepare import (
     normalise_labels,
     one_row,
     report_missing,
+    with_present_ids,
 )
 
 # schema.DATE_FORMATS in Spark's pattern letters (one letter: one or two digits, as strptime)
@@ -200,20 +201,14 @@ def _with_ids(raw: DataFrame, schema: TableSchema, facts: dict[str, SparkFacts],
         log.steps.append(CleaningStep(None, "numbered rows", rows,
                                       "no id column: customers are numbered by row from 1"))
         frame = raw.withColumn(ID, row_numbers(raw))
-    else:
-        source = _column(id_column)
-        if facts[id_column].kind == ValueKind.REAL:
-            source = F.nanvl(source, F.lit(None))
-            if facts[id_column].whole():  # whole numbers read as floats: 5524, not 5524.0
-                source = source.cast("long")
-        ids = F.trim(source.cast("string"))
-        frame = raw.withColumn(ID, F.when(ids != "", ids))
-        missing = frame.where(F.col(ID).isNull()).count()
-        if missing:
-            log.steps.append(CleaningStep(ID, "dropped rows", missing, "missing customer id"))
-            frame = frame.where(F.col(ID).isNotNull())
-    check_unique(frame, id_column or "(row number)")
-    return frame
+        check_unique(frame, "(row number)")
+        return frame
+    source = _column(id_column)
+    if facts[id_column].kind == ValueKind.REAL:
+        source = F.nanvl(source, F.lit(None))
+        if facts[id_column].whole():  # whole numbers read as floats: 5524, not 5524.0
+            source = source.cast("long")
+    return with_present_ids(raw, source, log, id_column)
 
 
 def row_numbers(frame: DataFrame) -> Column:

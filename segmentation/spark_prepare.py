@@ -129,13 +129,20 @@ def _with_ids(raw: DataFrame, id_column: str, log: CleaningLog) -> DataFrame:
     kind = raw.schema[id_column].dataType.typeName()
     if kind in ("double", "float"):  # whole numbers read as floats: 5524, not 5524.0
         source = F.when(source == F.floor(source), source.cast("long")).otherwise(source)
+    return with_present_ids(raw, source, log, id_column)
+
+
+def with_present_ids(raw: DataFrame, source: Column, log: CleaningLog,
+                     id_label: str) -> DataFrame:
+    """``raw`` with ``source`` as its customer id text (blank = missing): rows without one
+    dropped and counted, as `cleaning.drop_missing_ids`; duplicates refused."""
     ids = F.trim(source.cast("string"))
     frame = raw.withColumn(ID, F.when(ids != "", ids))
     missing = frame.where(F.col(ID).isNull()).count()
     if missing:
         log.steps.append(CleaningStep(ID, "dropped rows", missing, "missing customer id"))
         frame = frame.where(F.col(ID).isNotNull())
-    check_unique(frame, id_column)
+    check_unique(frame, id_label)
     return frame
 
 

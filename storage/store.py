@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from segmentation.result import SegmentationResult, SegmentMatch, SegmentProfile
 from storage import (
@@ -117,20 +117,8 @@ class Store:
         excluded = codec.exclusion_rows(result)
         if changes is not None:
             check_changes(changes, [row["segment_id"] for row in segments])
-        # Everything above is built before the write lock is taken; readers see either the
-        # previous run or this one, never part of it.
-        with self._writing(durable=True) as db:
-            run_id = _insert_run(db, run)
-            if changes is not None:  # read after the first write: under the write lock
-                check_still_current(_current_run_id(db.conn), changes)
-            _insert_segments(db, run_id, segments)
-            _insert_customers(db.conn, run_id, members)
-            _insert_exclusions(db.conn, run_id, excluded)
-            if changes is not None:
-                _insert_changes(db.conn, run_id, changes)
-            segment_history.record_run(db.conn, run_id)
-            _set_current_run(db, run_id)
-        return run_id
+        return self._write_run(run, segments, excluded, changes,
+                               lambda conn, run_id: _insert_customers(conn, run_id, members))
 
     def publish_streamed_run(self, result: SegmentationResult,
                              members: CustomerBatches, *, started_at: datetime,
@@ -148,18 +136,34 @@ class Store:
         if len(set(left_out)) != len(left_out):
             repeated = next(c for c in left_out if left_out.count(c) > 1)
             raise StoreError(f"cannot publish: customer {repeated} is excluded twice")
+        segment_ids = [row["segment_id"] for row in segments]
         if changes is not None:
-            check_changes(changes, [row["segment_id"] for row in segments])
+            check_changes(changes, segment_ids)
+        return self._write_run(
+            run, segments, excluded, changes,
+            lambda conn, run_id: customers.insert_customer_batches(
+                conn, run_id, members, segment_ids, left_out),
+            movement_from_store=True)
+
+    def _write_run(self, run: dict[str, Any], segments: list[dict[str, Any]],
+                   excluded: list[tuple[str, str]], changes: RunChanges | None,
+                   insert_customers: Callable[[sqlite3.Connection, int], object], *,
+                   movement_from_store: bool = False) -> int:
+        """Write a run built beforehand, in one transaction, and make it current.
+
+        Everything is built before the write lock is taken; readers see either the previous
+        run or this one, never part of it. ``movement_from_store`` counts the movement from
+        both runs' stored customers instead of taking ``changes.movement``.
+        """
         with self._writing(durable=True) as db:
             run_id = _insert_run(db, run)
             if changes is not None:  # read after the first write: under the write lock
                 check_still_current(_current_run_id(db.conn), changes)
             _insert_segments(db, run_id, segments)
-            customers.insert_customer_batches(db.conn, run_id, members,
-                                              [row["segment_id"] for row in segments], left_out)
+            insert_customers(db.conn, run_id)
             _insert_exclusions(db.conn, run_id, excluded)
             if changes is not None:
-                if changes.previous_run_id is not None:
+                if movement_from_store and changes.previous_run_id is not None:
                     changes = replace(changes, movement=run_changes.stored_movement(
                         db.conn, changes.previous_run_id, run_id))
                 _insert_changes(db.conn, run_id, changes)
