@@ -83,7 +83,7 @@ def _assemble(prepared: PreparedData, fitted: FittedModel, source: str,
                                     prepared.feature_labels)
     if order_roles(prepared.columns):
         profiles = rfm_naming.name_segments(profiles)
-    assignments = pd.DataFrame({ID: frame[ID].to_numpy(), "segment_id": segment_ids,
+    assignments = pd.DataFrame({ID: frame[ID].array, "segment_id": segment_ids,
                                 "distance": fitted.distances.astype(float)})
     return SegmentationResult(
         source=source, seed=config.seed,

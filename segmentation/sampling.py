@@ -73,16 +73,19 @@ def xxhash64_long(values: np.ndarray, seed: int = SPARK_XXHASH_SEED) -> np.ndarr
     return h.view(np.int64)
 
 
-def sample_keys(ids: np.ndarray) -> np.ndarray:
+def sample_keys(ids: np.ndarray | pa.StringArray | pa.LargeStringArray) -> np.ndarray:
     """Each customer id's sampling key (int64), as Spark SQL's SPARK_KEY_SQL computes it."""
     keys = np.empty(len(ids), dtype=np.int64)
     for start in range(0, len(ids), _CHUNK):
-        chunk = pa.array(ids[start:start + _CHUNK], type=pa.string())
+        chunk = ids[start:start + _CHUNK]
+        if not isinstance(chunk, pa.Array):
+            chunk = pa.array(chunk, type=pa.string())
         keys[start:start + _CHUNK] = xxhash64_long(crc32(chunk).astype(np.int64))
     return keys
 
 
-def hash_sample(ids: np.ndarray, size: int) -> np.ndarray:
+def hash_sample(ids: np.ndarray | pa.StringArray | pa.LargeStringArray,
+                size: int) -> np.ndarray:
     """Positions of the ``size`` ids with the smallest keys, in key order (ties by id)."""
     keys = sample_keys(ids)
     if len(keys) > size:
@@ -92,5 +95,7 @@ def hash_sample(ids: np.ndarray, size: int) -> np.ndarray:
         candidates = np.flatnonzero(keys <= bound)
     else:
         candidates = np.arange(len(keys))
-    ordered = candidates[np.lexsort((ids[candidates].astype(str), keys[candidates]))]
+    texts = (ids.take(candidates).to_numpy(zero_copy_only=False) if isinstance(ids, pa.Array)
+             else ids[candidates]).astype(str)
+    ordered = candidates[np.lexsort((texts, keys[candidates]))]
     return ordered[:size]
