@@ -78,14 +78,14 @@ class MedianImputer(TransformerMixin, BaseEstimator):
     def fit_transform(self, X: npt.ArrayLike, y: object = None, **fit_params: object
                       ) -> np.ndarray:
         # fit then transform converted and checked the whole table twice (0.1 s a million)
-        medians = column_medians(X) if isinstance(X, pd.DataFrame) else None
-        values: np.ndarray = validate_data(self, X, dtype=np.float64,
-                                           ensure_all_finite="allow-nan", copy=True)
-        if medians is None:
+        if not isinstance(X, pd.DataFrame):
+            values: np.ndarray = validate_data(self, X, dtype=np.float64,
+                                               ensure_all_finite="allow-nan", copy=True)
             self._fit_values(values)
-        else:
-            self.statistics_ = medians
-        return self._fill(values)
+            return self._fill(values)
+        validate_data(self, X, skip_check_array=True)  # the names and count of columns
+        self.statistics_ = column_medians(X)
+        return self._fill(float_matrix(X))
 
     def fit(self, X: npt.ArrayLike, y: object = None) -> Self:
         values: np.ndarray = validate_data(self, X, dtype=np.float64,
@@ -118,6 +118,23 @@ class MedianImputer(TransformerMixin, BaseEstimator):
                               np.array([f"x{i}" for i in range(self.n_features_in_)],
                                        dtype=object)))
         return names[~np.isnan(self.statistics_)]
+
+
+def float_matrix(frame: pd.DataFrame) -> np.ndarray:
+    """The frame's numbers as one new float64 array, laid out as pandas makes it (column by
+    column), each column cast once into its place: pandas' own conversion casts each
+    integer column to a float copy first (ten million customers: 2 s a call). Infinite
+    values are refused as scikit-learn's checks refuse them."""
+    values = np.empty(frame.shape, dtype=np.float64, order="F")
+    for i, (_, column) in enumerate(frame.items()):
+        if isinstance(column.dtype, np.dtype):
+            np.copyto(values[:, i], column.to_numpy(), casting="unsafe")
+        else:  # nullable or Arrow-backed numbers: missing as NaN
+            values[:, i] = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        if column.dtype.kind == "f" and np.isinf(values[:, i]).any():
+            raise ValueError(f"Input X contains infinity or a value too large for "
+                             f"dtype('float64') (column {column.name!r}).")
+    return values
 
 
 def column_medians(frame: pd.DataFrame) -> np.ndarray:

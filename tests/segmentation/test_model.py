@@ -179,3 +179,28 @@ def test_column_medians_are_nanmedian_of_each_column_as_typed() -> None:
         warnings.simplefilter("ignore", RuntimeWarning)  # the all-missing column
         expected = np.nanmedian(frame.to_numpy(dtype=float), axis=0)
     assert np.array_equal(column_medians(frame), expected, equal_nan=True)
+
+
+def test_median_imputer_fit_transform_of_a_frame_is_simple_imputers() -> None:
+    from sklearn.impute import SimpleImputer
+
+    from segmentation.model import MedianImputer
+
+    rng = np.random.default_rng(8)
+    n = 1_001
+    frame = pd.DataFrame({
+        "counts": rng.integers(0, 100, n).astype(np.int16),
+        "wide": rng.integers(-1_000, 10**9, n),
+        "gappy": np.where(rng.random(n) < 0.3, np.nan, rng.normal(size=n)),
+        "nullable": pd.array(np.where(rng.random(n) < 0.1, None, rng.integers(0, 9, n)),
+                             dtype="Int64")})
+    ours = MedianImputer()
+    filled = ours.fit_transform(frame)
+    expected = SimpleImputer(strategy="median").fit_transform(frame.astype(float))
+    np.testing.assert_array_equal(filled, expected)
+    assert list(ours.get_feature_names_out()) == list(frame.columns)
+    np.testing.assert_array_equal(ours.transform(frame), expected)
+
+    frame.loc[3, "gappy"] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        MedianImputer().fit_transform(frame)
