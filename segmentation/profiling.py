@@ -29,12 +29,13 @@ def segment_tables(frame: pd.DataFrame, segment_ids: np.ndarray, features: Seque
     """
     codes, segments = pd.factorize(segment_ids, sort=True)
     k = len(segments)
-    stats = [_feature_stats(codes, k, _values(frame, f)) for f in features]
+    members = np.bincount(codes, minlength=k)
+    stats = [_feature_stats(codes, k, _values(frame, f), members) for f in features]
     means = pd.DataFrame({f: s.means for f, s in zip(features, stats, strict=True)},
                          index=segments, columns=list(features))
     medians = pd.DataFrame({f: s.medians for f, s in zip(features, stats, strict=True)},
                            index=segments, columns=list(features))
-    sizes = pd.Series(np.bincount(codes, minlength=k), index=segments)
+    sizes = pd.Series(members, index=segments)
     minimum = pd.Series({f: s.minimum for f, s in zip(features, stats, strict=True)},
                         dtype=float)
     mixes = {c: _shares(codes, segments, frame[c].to_numpy()) for c in categorical}
@@ -163,14 +164,17 @@ def _population_table(stats: Sequence[_FeatureStats], features: Sequence[str]) -
                         columns=["mean", "median", "std"], dtype=float)
 
 
-def _feature_stats(codes: np.ndarray, k: int, x: np.ndarray) -> _FeatureStats:
+def _feature_stats(codes: np.ndarray, k: int, x: np.ndarray,
+                   members: np.ndarray) -> _FeatureStats:
     """Means and medians (as np.median) of the non-missing values, over everyone and by
-    group; NaN where there are none."""
-    codes, x = _without_missing(codes, x)
+    group; NaN where there are none. ``members`` counts each group's rows."""
+    present, x = _without_missing(codes, x)
     if not len(x):
         return _FeatureStats(np.nan, np.nan, np.nan, np.nan, np.full(k, np.nan),
                              np.full(k, np.nan))
-    means = np.array([x.mean()]) if k == 1 else _group_means(codes, k, x)
+    if present is not codes:  # rows without a value left out: count the groups again
+        codes, members = present, np.bincount(present, minlength=k)
+    means = np.array([x.mean()]) if k == 1 else _group_means(codes, members, x)
     counts = _counts_by_group(codes, k, x)
     if counts is not None:
         low, by_group = counts
@@ -183,12 +187,12 @@ def _feature_stats(codes: np.ndarray, k: int, x: np.ndarray) -> _FeatureStats:
                          means, medians)
 
 
-def _group_means(codes: np.ndarray, k: int, x: np.ndarray) -> np.ndarray:
-    """Each group's mean of ``x`` (no missing values; NaN for a group with none)."""
-    sums = np.bincount(codes, weights=x, minlength=k)
-    counts = np.bincount(codes, minlength=k)
+def _group_means(codes: np.ndarray, members: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Each group's mean of ``x`` (no missing values; NaN for a group with none), given
+    each group's count of rows."""
+    sums = np.bincount(codes, weights=x, minlength=len(members))
     with np.errstate(invalid="ignore", divide="ignore"):
-        return sums / counts
+        return sums / members
 
 
 def _counts_by_group(codes: np.ndarray, k: int,
@@ -196,13 +200,18 @@ def _counts_by_group(codes: np.ndarray, k: int,
     """Whole numbers in a range narrow enough: the lowest, and each group's count of each
     value from it (groups x values); else None."""
     whole = x.dtype.kind in "iu"
-    low = x.min() if whole else np.floor(x.min())
-    span = int(x.max() - low) + 1
+    low = int(x.min()) if whole else np.floor(x.min())
+    span = int(int(x.max()) - low) + 1 if whole else int(x.max() - low) + 1  # no int8 wrap
     if span * k > MAX_COUNTED_RANGE or not (whole or np.array_equal(x, np.floor(x))):
         return None
-    offsets = (x - low).astype(np.intp, copy=False)
-    if k > 1:
-        offsets += codes * span
+    if not whole:
+        offsets = (x - low).astype(np.intp, copy=False)
+        if k > 1:
+            offsets += codes * span
+    else:  # each row's group and value in one new array, without a temporary
+        offsets = codes * span if k > 1 else np.zeros(len(x), dtype=np.intp)
+        np.add(offsets, x, out=offsets, casting="unsafe")
+        offsets -= low
     return low, np.bincount(offsets, minlength=k * span).reshape(k, span)
 
 

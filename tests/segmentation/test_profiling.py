@@ -1,0 +1,41 @@
+"""The per-segment tables profiles are made of, against pandas' own group statistics."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segmentation.profiling import segment_tables
+
+
+@pytest.mark.parametrize("segments", [1, 4])
+def test_segment_tables_are_pandas_group_statistics(segments: int) -> None:
+    rng = np.random.default_rng(11)
+    n = 2_001
+    frame = pd.DataFrame({
+        # narrow signed integers whose range does not fit their own type (int8: 200 apart)
+        "change": rng.integers(-100, 101, n).astype(np.int8),
+        "balance": rng.integers(-20_000, 20_001, n).astype(np.int16),
+        "visits": rng.poisson(4, n),
+        "wide": rng.integers(0, 10**12, n),  # too wide to count: sorted instead
+        "income": np.where(rng.random(n) < 0.2, np.nan, rng.normal(5e4, 1e4, n).round()),
+        "share": rng.random(n),
+        "tier": rng.choice(np.array(["gold", "silver", "bronze"], dtype=object), n)})
+    features = ["change", "balance", "visits", "wide", "income", "share"]
+    segment_ids = rng.integers(1, segments + 1, n)
+
+    population, tables = segment_tables(frame, segment_ids, features, ["tier"])
+
+    groups = frame[features].astype(float).groupby(segment_ids)
+    pd.testing.assert_frame_equal(tables.means, groups.mean(), check_names=False,
+                                  check_index_type=False, rtol=1e-12)
+    pd.testing.assert_frame_equal(tables.medians, groups.median(), check_names=False,
+                                  check_index_type=False)
+    assert tables.sizes.to_dict() == pd.Series(segment_ids).value_counts().to_dict()
+    everyone = frame[features].astype(float)
+    np.testing.assert_allclose(population["mean"], everyone.mean(), rtol=1e-12)
+    np.testing.assert_array_equal(population["median"], everyone.median())
+    np.testing.assert_allclose(population["std"], everyone.std(ddof=0), rtol=1e-12)
+    np.testing.assert_array_equal(tables.minimum, everyone.min())
+    shares = pd.crosstab(segment_ids, frame["tier"], normalize="index")
+    pd.testing.assert_frame_equal(tables.mixes["tier"], shares, check_names=False,
+                                  check_index_type=False)
