@@ -233,7 +233,7 @@ def _progress() -> Callable[[str], None]:
 
 def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
     from segmentation.config import ModelConfig
-    from segmentation.schema import load_schema_file  # pandas, as the fit
+    from segmentation.schema_file import load_schema_file
 
     overrides = load_schema_file(args.schema) if args.schema else None
     source = table_source(args.data, table=args.table, query=args.query, sheet=args.sheet,

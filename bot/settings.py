@@ -12,16 +12,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from segmentation.errors import ConfigError
+from segmentation.schema_file import SchemaOverrides, load_schema_file
 from segmentation.sources import SCHEMA_SETTING_NAMES, SETTING_NAMES, TableSource, table_source
 from storage.retention import check_keep
-
-if TYPE_CHECKING:  # the schema module infers with pandas: loaded only when a file is set
-    from segmentation.schema import SchemaOverrides
 
 DEFAULT_DB = "segbot.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -216,8 +214,6 @@ def _schema(reader: _Reader) -> tuple[Path | None, SchemaOverrides | None]:
     path = reader.get("SEGBOT_SCHEMA", lambda raw: Path(raw).expanduser())
     if path is None:
         return None, None
-    from segmentation.schema import load_schema_file
-
     try:
         return path, load_schema_file(path)
     except ConfigError as error:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from segmentation.config import ModelConfig
     from segmentation.engine import Progress
-    from segmentation.schema import SchemaOverrides
+    from segmentation.schema_file import SchemaOverrides
     from segmentation.sources import TableSource
     from segmentation.spark_engine import SparkRun
 

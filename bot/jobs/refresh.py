@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # the engine (scikit-learn, ~0.6 s to import; pandas and nump
     from segmentation.config import ModelConfig
     from segmentation.engine import Progress
     from segmentation.matching import Matching
-    from segmentation.schema import SchemaOverrides
+    from segmentation.schema_file import SchemaOverrides
 
 LOCK_SUFFIX = ".refresh.lock"
 

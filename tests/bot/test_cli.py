@@ -305,3 +305,18 @@ def test_reading_answers_loads_neither_pandas_nor_sqlite_utils(db_path: Path,
                           capture_output=True, text=True, check=True,
                           cwd=Path(__file__).resolve().parents[2])
     assert done.stdout.splitlines()[-1] == "0 []"
+
+
+def test_a_schema_file_in_the_settings_does_not_load_pandas_for_a_lookup(
+        db_path: Path, tmp_path: Path) -> None:
+    # SEGBOT_SCHEMA is read at the start of every command, lookups included
+    schema = tmp_path / "schema.toml"
+    schema.write_text('id = "ID"\nfeatures = ["Income", "Recency"]\n', encoding="utf-8")
+    probe = ("import sys; from bot.cli import main; "
+             f"code = main(sys.argv[1:], environ={{'SEGBOT_SCHEMA': {str(schema)!r}}}); "
+             "print(code, sorted({name.split('.')[0] for name in sys.modules} & "
+             f"{set(HEAVY_LIBRARIES)!r}))")
+    done = subprocess.run([sys.executable, "-c", probe, "customer", "5524", "--db",
+                           str(db_path)], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.stdout.splitlines()[-1] == "0 []"
