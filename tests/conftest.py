@@ -25,6 +25,37 @@ for _name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PRO
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+WORKERS = 2  # the machine's cores: many tests wait on processes, servers and Slack's fake
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """With pytest-xdist (the test extra), a plain `pytest` runs on WORKERS processes, the
+    Spark tests all on one of them (one JVM); `-n 0` or `-p no:xdist` runs in this process."""
+    if (config.pluginmanager.has_plugin("xdist") and config.option.numprocesses is None
+            and not config.option.usepdb and not hasattr(config, "workerinput")):
+        config.option.numprocesses = WORKERS
+        if config.option.dist == "no":
+            config.option.dist = "loadgroup"
+
+
+SPARK_TIMEOUT = 900  # seconds: the first Spark test warms the JVM up, minutes on a busy machine
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The Spark tests share one session: on one xdist worker, started first, with room for
+    its warm-up (a test stopped in a py4j call leaves the session unusable for the others)."""
+    xdist = config.pluginmanager.has_plugin("xdist")
+    spark = [item for item in items if "spark" in getattr(item, "fixturenames", ())
+             or item.get_closest_marker("spark")]
+    for item in spark:
+        item.add_marker(pytest.mark.timeout(SPARK_TIMEOUT))
+        if xdist:
+            item.add_marker(pytest.mark.xdist_group("spark"))
+    if xdist:  # the longest group first, while the other worker takes everything else
+        items[:] = spark + [item for item in items if item not in spark]
+
 
 @pytest.fixture(scope="session")
 def reference_csv() -> Path:
