@@ -125,10 +125,7 @@ def _date_format(data: dict, path: Path) -> str | None:
 
 
 def _decimal(data: dict, path: Path) -> str | None:
-    value = data.get("decimal")
-    if value not in (None, ",", "."):
-        raise ConfigError(f'schema file {path.name}: decimal must be "," or "."')
-    return value
+    return _one_of(data, "decimal", (",", "."), path)
 
 
 def _database_choice(data: dict, path: Path, key: str) -> str | None:
@@ -171,7 +168,14 @@ def _optional_date(data: dict, path: Path) -> date | None:
 
 
 def _optional_profile(data: dict, path: Path) -> str | None:
-    value = data.get("profile")
-    if value not in (None, "reference", "generic"):
-        raise ConfigError(f"schema file {path.name}: profile must be 'reference' or 'generic'")
+    return _one_of(data, "profile", ("reference", "generic"), path, quote="'")
+
+
+def _one_of(data: dict, key: str, allowed: tuple[str, ...], path: Path,
+            quote: str = '"') -> str | None:
+    """The value of ``key`` if it is one of ``allowed`` (or absent)."""
+    value = data.get(key)
+    if value not in (None, *allowed):
+        choices = " or ".join(f"{quote}{choice}{quote}" for choice in allowed)
+        raise ConfigError(f"schema file {path.name}: {key} must be {choices}")
     return value
