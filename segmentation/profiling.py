@@ -201,17 +201,14 @@ def _counts_by_group(codes: np.ndarray, k: int,
     value from it (groups x values); else None."""
     whole = x.dtype.kind in "iu"
     low = int(x.min()) if whole else np.floor(x.min())
-    span = int(int(x.max()) - low) + 1 if whole else int(x.max() - low) + 1  # no int8 wrap
+    high = int(x.max()) if whole else x.max()  # in Python: int8's -100 and 100 are 200 apart
+    span = int(high - low) + 1
     if span * k > MAX_COUNTED_RANGE or not (whole or np.array_equal(x, np.floor(x))):
         return None
-    if not whole:
-        offsets = (x - low).astype(np.intp, copy=False)
-        if k > 1:
-            offsets += codes * span
-    else:  # each row's group and value in one new array, without a temporary
-        offsets = codes * span if k > 1 else np.zeros(len(x), dtype=np.intp)
-        np.add(offsets, x, out=offsets, casting="unsafe")
-        offsets -= low
+    offsets = np.subtract(x, low, dtype=np.intp) if whole else \
+        (x - low).astype(np.intp, copy=False)
+    if k > 1:
+        offsets += codes * span
     return low, np.bincount(offsets, minlength=k * span).reshape(k, span)
 
 

@@ -9,6 +9,8 @@ order. K-Means++ and the restarts are seeded, and they see the rows in this orde
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -73,20 +75,26 @@ def xxhash64_long(values: np.ndarray, seed: int = SPARK_XXHASH_SEED) -> np.ndarr
     return h.view(np.int64)
 
 
-def sample_keys(ids: np.ndarray | pa.StringArray | pa.LargeStringArray) -> np.ndarray:
+Ids: TypeAlias = np.ndarray | pa.StringArray | pa.LargeStringArray
+
+
+def sample_keys(ids: Ids) -> np.ndarray:
     """Each customer id's sampling key (int64), as Spark SQL's SPARK_KEY_SQL computes it."""
+    ids = _arrow(ids)
     keys = np.empty(len(ids), dtype=np.int64)
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start:start + _CHUNK]
-        if not isinstance(chunk, pa.Array):
-            chunk = pa.array(chunk, type=pa.string())
         keys[start:start + _CHUNK] = xxhash64_long(crc32(chunk).astype(np.int64))
     return keys
 
 
-def hash_sample(ids: np.ndarray | pa.StringArray | pa.LargeStringArray,
-                size: int) -> np.ndarray:
+def _arrow(ids: Ids) -> pa.StringArray | pa.LargeStringArray:
+    return ids if isinstance(ids, pa.Array) else pa.array(ids, type=pa.string())
+
+
+def hash_sample(ids: Ids, size: int) -> np.ndarray:
     """Positions of the ``size`` ids with the smallest keys, in key order (ties by id)."""
+    ids = _arrow(ids)
     keys = sample_keys(ids)
     if len(keys) > size:
         candidates = np.argpartition(keys, size - 1)[:size]
@@ -95,7 +103,6 @@ def hash_sample(ids: np.ndarray | pa.StringArray | pa.LargeStringArray,
         candidates = np.flatnonzero(keys <= bound)
     else:
         candidates = np.arange(len(keys))
-    texts = (ids.take(candidates).to_numpy(zero_copy_only=False) if isinstance(ids, pa.Array)
-             else ids[candidates]).astype(str)
+    texts = ids.take(candidates).to_numpy(zero_copy_only=False).astype(str)
     ordered = candidates[np.lexsort((texts, keys[candidates]))]
     return ordered[:size]
