@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -126,78 +126,148 @@ def id_strings(ids: pd.Series) -> pa.StringArray | pa.LargeStringArray:
         else array.cast(pa.string())
 
 
-def relabel(frame: pd.DataFrame, column: str, mapping: Mapping[str, str],
-            log: CleaningLog, why: str) -> pd.DataFrame:
-    """Replace labels by the ones they stand for, counting each replacement."""
-    values = frame[column]
-    # each distinct label once: comparing and replacing a million texts per label took 0.1 s
-    codes, distinct = pd.factorize(values)
-    counts = np.bincount(codes[codes >= 0], minlength=len(distinct))
-    position = {label: i for i, label in enumerate(distinct)}
-    for old, new in mapping.items():
-        count = int(counts[position[old]]) if old in position else 0
-        if count:
-            log.steps.append(CleaningStep(column, "relabelled", count,
-                                          f"'{old}' → '{new}': {why}"))
-    relabelled = pd.Series([mapping.get(label, label) for label in distinct], dtype=values.dtype)
-    return frame.assign(**{column: pd.Series(relabelled.array.take(codes, allow_fill=True),
-                                             index=values.index, dtype=values.dtype)})
-
-
 def plain_label(label: str) -> str:
     """A label as it is meant to be compared: NFKC (Ａｌｏｎｅ → Alone), no invisible characters."""
     return _INVISIBLE.sub("", unicodedata.normalize("NFKC", label)).strip()
 
 
+@dataclass(frozen=True)
+class LabelCodes:
+    """A column of labels as codes into its distinct labels, which are in order of first
+    appearance (code -1: missing).
+
+    Each cleaning step decides once per distinct label and counts customers from the
+    distinct labels' counts: hashing every customer's text again at each step cost ~0.5 s a
+    step and column at ten million customers, who share a handful of labels. The customers'
+    codes are those of the first labels, ``mapping`` turns them into the current ones (its
+    last entry maps the missing code -1), and they are looked up once, at the end.
+    """
+
+    first_codes: np.ndarray
+    mapping: np.ndarray
+    labels: tuple[str, ...]
+    counts: np.ndarray  # customers holding each label
+    missing: int  # customers without one
+
+    @classmethod
+    def of(cls, values: pd.Series) -> LabelCodes:
+        """``values`` as text labels, each distinct one once."""
+        codes, distinct = pd.factorize(values.astype("string"))
+        held = np.bincount(codes + 1, minlength=len(distinct) + 1)
+        mapping = np.append(np.arange(len(distinct), dtype=np.intp), -1)
+        return cls(codes, mapping, tuple(str(label) for label in distinct), held[1:],
+                   int(held[0]))
+
+    @property
+    def codes(self) -> np.ndarray:
+        """Each customer's code."""
+        return self.mapping[self.first_codes]
+
+    def renamed(self, labels: Sequence[str]) -> LabelCodes:
+        """Each label replaced by the one at its place in ``labels``; labels made equal are
+        one, at the place of the first seen."""
+        places: dict[str, int] = {}
+        new = np.empty(len(labels) + 1, dtype=np.intp)
+        for i, label in enumerate(labels):
+            new[i] = places.setdefault(label, len(places))
+        new[-1] = -1  # missing stays missing
+        counts = np.bincount(new[:-1], weights=self.counts, minlength=len(places))
+        return replace(self, mapping=new[self.mapping], labels=tuple(places),
+                       counts=counts.astype(np.int64))
+
+    def filled(self, label: str) -> LabelCodes:
+        """Missing labels as ``label``, placed where its first customer was first seen."""
+        if not self.missing:
+            return self
+        first = int(np.argmax(self.first_codes < 0))
+        seen = int(self.first_codes[:first].max(initial=-1))  # first labels seen before it
+        place = int(self.mapping[:seen + 1].max(initial=-1)) + 1
+        shifted = np.where(self.mapping >= place, self.mapping + 1, self.mapping)
+        shifted[-1] = place
+        names = (*self.labels[:place], label, *self.labels[place:])
+        counts = np.insert(self.counts, place, self.missing)
+        return replace(self, mapping=shifted, labels=names, counts=counts,
+                       missing=0).renamed(names)
+
+    def texts(self, index: pd.Index) -> pd.Series:
+        """The labels as pandas text (missing as NA)."""
+        return pd.Series(pd.array(self.labels, dtype="string").take(self.codes, allow_fill=True),
+                         index=index, dtype="string")
+
+    def shared(self, index: pd.Index) -> pd.Series:
+        """The labels as Python strings, one object per distinct label: a string per
+        customer would be ~50 MB a column per million customers, all the same few."""
+        table = np.empty(len(self.labels) + 1, dtype=object)
+        table[:-1] = self.labels
+        return pd.Series(table[self.mapping][self.first_codes], index=index, dtype=object)
+
+
+def clean_labels(frame: pd.DataFrame, columns: Sequence[str], log: CleaningLog,
+                 relabels: Mapping[str, tuple[Mapping[str, str], str]] | None = None
+                 ) -> pd.DataFrame:
+    """Every text column in plain form (`normalise_labels`), then relabelled where
+    ``relabels`` gives a column its mapping and why, then rare labels folded into 'Other' and
+    missing ones 'Unknown': the labels as shared Python strings. Each step runs over all the
+    columns before the next, and each column is hashed once."""
+    coded = {column: _normalised(LabelCodes.of(frame[column]), column, log)
+             for column in columns}
+    for column, (mapping, why) in (relabels or {}).items():
+        coded[column] = _relabelled(coded[column], column, mapping, log, why)
+    return frame.assign(**{column: _folded(coded[column], column, log).shared(frame.index)
+                           for column in columns})
+
+
 def normalise_labels(frame: pd.DataFrame, columns: Iterable[str],
                      log: CleaningLog) -> pd.DataFrame:
     """Labels as text in plain form, so that 'Ph\u200bD' and 'PhD' are one label."""
-    updates = {}
-    for column in columns:
-        values = frame[column].astype("string")
-        # each distinct label once: a million customers share a handful of labels
-        codes, distinct = pd.factorize(values)
-        plain = pd.Index([plain_label(str(label)) for label in distinct], dtype="string")
-        altered = np.flatnonzero(plain != distinct.str.strip())  # spaces alone: no news
-        changed = int(np.isin(codes, altered).sum())
-        if changed:
-            shown = ", ".join(f"{distinct[i]!r} → {plain[i]!r}" for i in altered[:3])
-            log.steps.append(CleaningStep(column, "relabelled", changed,
-                                          f"{shown}: full-width or invisible characters"))
-        updates[column] = pd.Series(plain.array.take(codes, allow_fill=True), index=values.index,
-                                    dtype="string")
-    return frame.assign(**updates)
+    return frame.assign(**{column: _normalised(LabelCodes.of(frame[column]), column,
+                                               log).texts(frame.index)
+                           for column in columns})
 
 
-def fold_rare_labels(frame: pd.DataFrame, columns: Iterable[str],
-                     log: CleaningLog) -> pd.DataFrame:
-    """Labels held by a handful of customers are folded into 'Other'; missing become 'Unknown'."""
-    updates = {}
-    for column in columns:
-        values = frame[column].astype("string").str.strip()
-        missing = int(values.isna().sum())
-        if missing:
-            log.steps.append(CleaningStep(column, "imputed", missing,
-                                          "missing label → 'Unknown'"))
-            values = values.fillna("Unknown")
-        counts = values.value_counts()
-        limit = min(RARE_LABEL_MAX_COUNT, RARE_LABEL_SHARE * len(values))
-        rare = counts[(counts < limit) & (counts.index != "Other")]
-        if len(rare):
-            log.steps.append(CleaningStep(
-                column, "relabelled", int(rare.sum()),
-                f"rare labels {', '.join(map(repr, rare.index[:8]))} → 'Other'"))
-            values = values.where(~values.isin(rare.index), "Other")
-        updates[column] = _shared_labels(values)
-    return frame.assign(**updates)
+def _normalised(coded: LabelCodes, column: str, log: CleaningLog) -> LabelCodes:
+    distinct = pd.Index(coded.labels, dtype="string")
+    plain = pd.Index([plain_label(label) for label in coded.labels], dtype="string")
+    altered = np.flatnonzero(plain != distinct.str.strip())  # spaces alone: no news
+    changed = int(coded.counts[altered].sum())
+    if changed:
+        shown = ", ".join(f"{distinct[i]!r} → {plain[i]!r}" for i in altered[:3])
+        log.steps.append(CleaningStep(column, "relabelled", changed,
+                                      f"{shown}: full-width or invisible characters"))
+    return coded.renamed(list(plain))
 
 
-def _shared_labels(values: pd.Series) -> pd.Series:
-    # Labels as Python strings, one object per distinct label: astype(object) makes a string
-    # per row (0.09 s and ~50 MB a column per million customers), all of them the same few.
-    codes, labels = pd.factorize(values, use_na_sentinel=False)
-    return pd.Series(np.asarray(labels, dtype=object).take(codes), index=values.index,
-                     dtype=object)
+def _relabelled(coded: LabelCodes, column: str, mapping: Mapping[str, str], log: CleaningLog,
+                why: str) -> LabelCodes:
+    """Labels replaced by the ones they stand for, counting each replacement."""
+    counts = dict(zip(coded.labels, coded.counts.tolist(), strict=True))
+    for old, new in mapping.items():
+        if counts.get(old, 0):
+            log.steps.append(CleaningStep(column, "relabelled", counts[old],
+                                          f"'{old}' → '{new}': {why}"))
+    return coded.renamed([mapping.get(label, label) for label in coded.labels])
+
+
+def _folded(coded: LabelCodes, column: str, log: CleaningLog) -> LabelCodes:
+    """Labels held by a handful of customers folded into 'Other'; missing ones 'Unknown'."""
+    coded = coded.renamed(list(pd.Index(coded.labels, dtype="string").str.strip()))
+    if coded.missing:
+        log.steps.append(CleaningStep(column, "imputed", coded.missing,
+                                      "missing label → 'Unknown'"))
+        coded = coded.filled("Unknown")
+    counts = coded.counts
+    # value_counts' order: most held first, the first seen first among equals
+    order = np.argsort(-counts, kind="stable")
+    limit = min(RARE_LABEL_MAX_COUNT, RARE_LABEL_SHARE * len(coded.first_codes))
+    rare = [i for i in order.tolist() if counts[i] < limit and coded.labels[i] != "Other"]
+    if not rare:
+        return coded
+    log.steps.append(CleaningStep(
+        column, "relabelled", int(counts[rare].sum()),
+        f"rare labels {', '.join(repr(coded.labels[i]) for i in rare[:8])} → 'Other'"))
+    folded = set(rare)
+    return coded.renamed(["Other" if i in folded else label
+                          for i, label in enumerate(coded.labels)])
 
 
 def extreme_outliers(values: pd.Series, threshold: float = OUTLIER_THRESHOLD) -> pd.Series:

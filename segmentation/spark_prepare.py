@@ -236,7 +236,7 @@ def normalise_labels(frame: DataFrame, columns: Sequence[str], log: CleaningLog)
 
 
 def fold_rare_labels(frame: DataFrame, columns: Sequence[str], log: CleaningLog) -> DataFrame:
-    """`cleaning.fold_rare_labels` on Spark: missing labels 'Unknown', rare ones 'Other'."""
+    """`cleaning.clean_labels`' last step on Spark: missing labels 'Unknown', rare ones 'Other'."""
     total = None
     for column in columns:
         frame = frame.withColumn(column, F.trim(F.col(column)))
