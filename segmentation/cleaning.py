@@ -42,14 +42,21 @@ class CleaningLog:
 
         ``reasons``: one text for all, or a Series with one per row or one per dropped row.
         """
+        if not self.exclude_masked(frame, mask, column, reasons, summary):
+            return frame
+        return kept_rows(frame, ~mask.to_numpy(dtype=bool))
+
+    def exclude_masked(self, frame: pd.DataFrame, mask: pd.Series, column: str | None,
+                       reasons: pd.Series | str, summary: str) -> int:
+        """`drop` without taking the rows kept (the caller does); returns the rows masked."""
         count = int(mask.sum())
         if count == 0:
-            return frame
+            return 0
         reason: object = reasons
         if isinstance(reasons, pd.Series):  # one per row, or one per dropped row
             reason = (reasons if len(reasons) == count else reasons[mask]).to_numpy()
         self.exclude(frame.loc[mask, ID].to_numpy(), column, reason, summary)
-        return kept_rows(frame, ~mask.to_numpy(dtype=bool))
+        return count
 
     def exclude(self, ids: np.ndarray, column: str | None, reasons: object,
                 summary: str) -> None:
@@ -150,9 +157,15 @@ class LabelCodes:
     missing: int  # customers without one
 
     @classmethod
-    def of(cls, values: pd.Series) -> LabelCodes:
-        """``values`` as text labels, each distinct one once."""
+    def of(cls, values: pd.Series, rows: np.ndarray | None = None) -> LabelCodes:
+        """``values`` as text labels, each distinct one once; only the rows the mask
+        ``rows`` keeps, if given (their codes are taken, not their texts)."""
         codes, distinct = pd.factorize(values.astype("string"))
+        if rows is not None:  # the labels in order of first appearance among those rows
+            codes, seen = pd.factorize(codes[rows])
+            present = seen >= 0
+            codes = np.where(present, np.cumsum(present) - 1, -1)[codes]
+            distinct = distinct[seen[present]]
         held = np.bincount(codes + 1, minlength=len(distinct) + 1)
         mapping = np.append(np.arange(len(distinct), dtype=np.intp), -1)
         return cls(codes, mapping, tuple(str(label) for label in distinct), held[1:],
@@ -205,16 +218,26 @@ class LabelCodes:
 def clean_labels(frame: pd.DataFrame, columns: Sequence[str], log: CleaningLog,
                  relabels: Mapping[str, tuple[Mapping[str, str], str]] | None = None
                  ) -> pd.DataFrame:
+    """``frame`` with its text columns cleaned (`cleaned_labels`)."""
+    cleaned = cleaned_labels(frame, columns, log, relabels)
+    return frame.assign(**{column: cleaned[column] for column in columns})
+
+
+def cleaned_labels(frame: pd.DataFrame, columns: Sequence[str], log: CleaningLog,
+                   relabels: Mapping[str, tuple[Mapping[str, str], str]] | None = None,
+                   rows: np.ndarray | None = None) -> pd.DataFrame:
     """Every text column in plain form (`normalise_labels`), then relabelled where
     ``relabels`` gives a column its mapping and why, then rare labels folded into 'Other' and
-    missing ones 'Unknown': the labels as shared Python strings. Each step runs over all the
-    columns before the next, and each column is hashed once."""
-    coded = {column: _normalised(LabelCodes.of(frame[column]), column, log)
+    missing ones 'Unknown': the cleaned columns alone, labels as shared Python strings, of
+    the rows the mask ``rows`` keeps (all if None). Each step runs over all the columns
+    before the next, and each column is hashed once."""
+    index = frame.index if rows is None else frame.index[rows]
+    coded = {column: _normalised(LabelCodes.of(frame[column], rows), column, log)
              for column in columns}
     for column, (mapping, why) in (relabels or {}).items():
         coded[column] = _relabelled(coded[column], column, mapping, log, why)
-    return frame.assign(**{column: _folded(coded[column], column, log).shared(frame.index)
-                           for column in columns})
+    return pd.DataFrame({column: _folded(coded[column], column, log).shared(index)
+                         for column in columns}, index=index)
 
 
 def normalise_labels(frame: pd.DataFrame, columns: Iterable[str],

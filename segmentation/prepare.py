@@ -120,17 +120,18 @@ def _prepare_reference(raw: pd.DataFrame, overrides: SchemaOverrides) -> Prepare
     frame = frame.assign(Income=pd.to_numeric(frame["Income"], errors="coerce").astype(float))
     frame = frame.reset_index(drop=True)  # labels are positions: rows are taken by position
     too_old = frame["Age"] > reference.MAX_AGE
-    # The impossible ages are dropped from the label columns alone, and from the whole frame
-    # only with the outliers: each drop copies every column it is given (4 s at 10M rows).
+    # The impossible ages are dropped from the label columns' codes alone, and from the whole
+    # frame only with the outliers: each drop copies every column it is given (4 s at 10M
+    # rows), and taking label texts row by row 1.4 s more.
     # Reasons for the dropped rows only: a text per row of a million costs 0.15 s.
-    labels = log.drop(frame[[ID, "Year_Birth", *reference.CATEGORICAL_COLUMNS]], too_old,
-                      "Year_Birth",
-                      "born " + frame.loc[too_old, "Year_Birth"].astype(str) + ": impossible age",
-                      f"impossible birth year (over {reference.MAX_AGE} on "
-                      f"{as_of.date().isoformat()})")
-    labels = cleaning.clean_labels(labels, reference.CATEGORICAL_COLUMNS, log, relabels={
+    log.exclude_masked(frame, too_old, "Year_Birth",
+                       "born " + frame.loc[too_old, "Year_Birth"].astype(str) + ": impossible age",
+                       f"impossible birth year (over {reference.MAX_AGE} on "
+                       f"{as_of.date().isoformat()})")
+    labels = cleaning.cleaned_labels(frame, reference.CATEGORICAL_COLUMNS, log, relabels={
         "Marital_Status": (reference.MARITAL_RELABEL, "same meaning or junk label"),
-        "Education": (reference.EDUCATION_RELABEL, "second-cycle degrees are master's level")})
+        "Education": (reference.EDUCATION_RELABEL, "second-cycle degrees are master's level")},
+        rows=~too_old.to_numpy())
     # The raw label columns are replaced by the cleaned ones below: taking the rows of
     # those texts too cost 0.15 s a million customers, for nothing.
     frame = cleaning.drop_extreme_outliers(

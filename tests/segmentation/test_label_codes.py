@@ -2,6 +2,7 @@
 
 import random
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -11,6 +12,7 @@ from segmentation.cleaning import (
     CleaningLog,
     LabelCodes,
     clean_labels,
+    cleaned_labels,
     plain_label,
 )
 from segmentation.result import CleaningStep
@@ -66,6 +68,22 @@ def test_labels_cleaned_on_codes_match_row_by_row_cleaning(seed: int) -> None:
     assert cleaned["c"].tolist() == expected
     assert log.steps == steps
     pd.testing.assert_series_equal(frame["c"], before)  # the caller's frame is left alone
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_labels_of_some_rows_are_those_rows_labels_cleaned(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    values = pd.Series(rng.choice(["a", "b", "Ｃ", " d", "e", "f", None], 300,
+                                  p=[0.6, 0.3, 0.02, 0.02, 0.02, 0.02, 0.02]), dtype="str")
+    rows = rng.random(300) < 0.7
+    rows[:20] = False  # labels first seen in a dropped row come in order of the kept ones
+    log, expected_log = CleaningLog(), CleaningLog()
+
+    cleaned = cleaned_labels(pd.DataFrame({"c": values}), ["c"], log, rows=rows)
+
+    expected = clean_labels(pd.DataFrame({"c": values[rows]}), ["c"], expected_log)
+    pd.testing.assert_frame_equal(cleaned, expected)
+    assert log.steps == expected_log.steps
 
 
 def test_missing_labels_take_the_place_of_their_first_customer() -> None:
