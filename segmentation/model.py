@@ -255,9 +255,25 @@ def _sklearn_tol(embedding: np.ndarray, config: ModelConfig) -> float:
     the Spark engine, whose variance is exact, then stopped one Lloyd step earlier and 0.1 %
     of customers changed segment.
     """
-    exact = refinement_tolerance(embedding.var(axis=0, dtype=np.float64), config)
+    exact = refinement_tolerance(column_variances(embedding), config)
     theirs = float(np.mean(np.var(embedding, axis=0)))
     return exact / theirs if theirs > 0 else config.refine_tol
+
+
+def column_variances(points: np.ndarray) -> np.ndarray:
+    """Each column's variance in float64, a block of rows at a time (as `project`).
+
+    ``points.var(axis=0, dtype=np.float64)`` makes a float64 copy of the whole table, twice
+    the float32 embedding: 1.2-1.9 s at ten million customers against ~0.5 s."""
+    sums = np.zeros(points.shape[1])
+    for start in range(0, len(points), BLOCK_ROWS):
+        sums += points[start:start + BLOCK_ROWS].sum(axis=0, dtype=np.float64)
+    means = sums / len(points)
+    squares = np.zeros(points.shape[1])
+    for start in range(0, len(points), BLOCK_ROWS):
+        offsets = points[start:start + BLOCK_ROWS] - means
+        squares += np.einsum("ij,ij->j", offsets, offsets)
+    return squares / len(points)
 
 
 def project(pca: PCA, scaled: np.ndarray) -> np.ndarray:

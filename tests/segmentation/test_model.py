@@ -9,11 +9,13 @@ import pytest
 from segmentation.engine import segment_customers
 from segmentation.errors import DataError
 from segmentation.model import (
+    BLOCK_ROWS,
     ModelConfig,
     build_pipeline,
     build_preprocessor,
     choose_k,
     column_medians,
+    column_variances,
     knee_point,
 )
 
@@ -204,3 +206,13 @@ def test_median_imputer_fit_transform_of_a_frame_is_simple_imputers() -> None:
     frame.loc[3, "gappy"] = np.inf
     with pytest.raises(ValueError, match="infinity"):
         MedianImputer().fit_transform(frame)
+
+
+def test_column_variances_are_numpys_without_a_whole_table_copy() -> None:
+    rng = np.random.default_rng(0)
+    points = (rng.normal(size=(2 * BLOCK_ROWS + 123, 3)) * [1.0, 10.0, 0.01]
+              + [0.0, 1e4, -3.0]).astype(np.float32)  # a far mean tests the two passes
+
+    variances = column_variances(points)
+
+    np.testing.assert_allclose(variances, points.var(axis=0, dtype=np.float64), rtol=1e-12)
