@@ -207,37 +207,37 @@ class LabelCodes:
         return pd.Series(pd.array(self.labels, dtype="string").take(self.codes, allow_fill=True),
                          index=index, dtype="string")
 
-    def shared(self, index: pd.Index) -> pd.Series:
-        """The labels as Python strings, one object per distinct label: a string per
-        customer would be ~50 MB a column per million customers, all the same few."""
+    def shared(self, index: pd.Index, rows: np.ndarray | None = None) -> pd.Series:
+        """The labels as Python strings, one object per distinct label (a string per
+        customer would be ~50 MB a column per million customers, all the same few); of the
+        customers at the positions ``rows`` only, if given."""
         table = np.empty(len(self.labels) + 1, dtype=object)
         table[:-1] = self.labels
-        return pd.Series(table[self.mapping][self.first_codes], index=index, dtype=object)
+        codes = self.first_codes if rows is None else self.first_codes[rows]
+        return pd.Series(table[self.mapping][codes], index=index, dtype=object)
 
 
 def clean_labels(frame: pd.DataFrame, columns: Sequence[str], log: CleaningLog,
                  relabels: Mapping[str, tuple[Mapping[str, str], str]] | None = None
                  ) -> pd.DataFrame:
-    """``frame`` with its text columns cleaned (`cleaned_labels`)."""
+    """``frame`` with its text columns cleaned (`cleaned_labels`), as shared strings."""
     cleaned = cleaned_labels(frame, columns, log, relabels)
-    return frame.assign(**{column: cleaned[column] for column in columns})
+    return frame.assign(**{column: cleaned[column].shared(frame.index) for column in columns})
 
 
 def cleaned_labels(frame: pd.DataFrame, columns: Sequence[str], log: CleaningLog,
                    relabels: Mapping[str, tuple[Mapping[str, str], str]] | None = None,
-                   rows: np.ndarray | None = None) -> pd.DataFrame:
+                   rows: np.ndarray | None = None) -> dict[str, LabelCodes]:
     """Every text column in plain form (`normalise_labels`), then relabelled where
     ``relabels`` gives a column its mapping and why, then rare labels folded into 'Other' and
-    missing ones 'Unknown': the cleaned columns alone, labels as shared Python strings, of
-    the rows the mask ``rows`` keeps (all if None). Each step runs over all the columns
-    before the next, and each column is hashed once."""
-    index = frame.index if rows is None else frame.index[rows]
+    missing ones 'Unknown': each column's cleaned labels, of the rows the mask ``rows`` keeps
+    (all if None). Each step runs over all the columns before the next, and each column is
+    hashed once."""
     coded = {column: _normalised(LabelCodes.of(frame[column], rows), column, log)
              for column in columns}
     for column, (mapping, why) in (relabels or {}).items():
         coded[column] = _relabelled(coded[column], column, mapping, log, why)
-    return pd.DataFrame({column: _folded(coded[column], column, log).shared(index)
-                         for column in columns}, index=index)
+    return {column: _folded(coded[column], column, log) for column in columns}
 
 
 def normalise_labels(frame: pd.DataFrame, columns: Iterable[str],
