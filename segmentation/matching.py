@@ -13,8 +13,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from segmentation import naming, rfm_naming
+from segmentation.cleaning import id_strings
 from segmentation.result import (
     GONE,
     NEW,
@@ -137,11 +139,14 @@ def movement_matrix(previous: pd.DataFrame, current: pd.DataFrame) -> pd.DataFra
     """Customers per (from segment, to segment); 'new' and 'gone' for arrivals and departures.
 
     Both frames have customer_id and segment_id. Returns long form: from, to, customers.
-    One hash lookup per customer and integer counting: linear, about a second at 1M.
+    One hash lookup per customer, on the ids as Arrow text (a pandas index of ten million
+    Python strings took 22 s, Arrow 4 s), and integer counting: linear.
     """
     before = previous["segment_id"].to_numpy(dtype=np.int64)
     after = current["segment_id"].to_numpy(dtype=np.int64)
-    position = pd.Index(previous["customer_id"]).get_indexer(current["customer_id"])
+    found = pc.index_in(id_strings(current["customer_id"]),
+                        value_set=id_strings(previous["customer_id"]))
+    position = found.fill_null(-1).to_numpy().astype(np.intp)
     stayed = position >= 0
     origin = np.full(len(after), -1, dtype=np.int64)  # -1: new
     origin[stayed] = before[position[stayed]]
