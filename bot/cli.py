@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import NoReturn
 
 from bot import answers
 from bot.answers import RequestKind, terminal
@@ -51,6 +54,41 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except KeyboardInterrupt:
         print("segbot: interrupted; the store keeps its previous run", file=sys.stderr)
         return 130
+
+
+def run() -> NoReturn:
+    """The `segbot` console script: `main`, then the process's exit.
+
+    After a refresh the interpreter would free every object and module one by one before the
+    process ends: 0.6 s after a million customers, for a process whose work is done and
+    whose output is written. When nothing else of the process is still running (no other
+    thread, no child process, Spark never started), the output is flushed and the process
+    ends at once; otherwise it exits as usual.
+    """
+    code = main()
+    if _nothing_else_running():
+        _flush_output()
+        os._exit(code)
+    sys.exit(code)
+
+
+def _nothing_else_running() -> bool:
+    if threading.active_count() > 1 or "pyspark" in sys.modules:
+        return False
+    if "multiprocessing" in sys.modules:
+        import multiprocessing
+
+        return not multiprocessing.active_children()
+    return True
+
+
+def _flush_output() -> None:
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a reader gone (| head), or the stream closed
+            pass
 
 
 def command_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> Settings:
@@ -465,4 +503,4 @@ def cmd_schedule(args: argparse.Namespace, settings: Settings) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

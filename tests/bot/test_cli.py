@@ -1,8 +1,10 @@
 """The `segbot` command line, end to end, as a user runs it."""
 
+import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -159,6 +161,43 @@ def test_console_script_demo_runs_on_embedded_defaults(tmp_path) -> None:
     charts = list((tmp_path / "segbot-demo").glob("*.png"))
     assert len(charts) >= 5
     assert (tmp_path / "segbot-demo" / "segbot.db").exists()
+
+
+@pytest.mark.slow  # real processes, their output to a pipe and to a file
+def test_a_refresh_process_writes_its_whole_summary_and_exits_with_its_code(
+        tmp_path, reference_csv) -> None:
+    command = [sys.executable, "-m", "bot.cli", "refresh", "--data", str(reference_csv),
+               "--db", str(tmp_path / "segbot.db")]
+    # output buffered as a user's shell has it: what is not flushed at the exit is lost
+    environ = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    piped = subprocess.run(command, capture_output=True, text=True, timeout=300, env=environ)
+    assert piped.returncode == 0, piped.stderr
+    assert "Run 1 published" in piped.stdout
+    assert re.search(r"^ +4 · .+ — [\d,]+ \(\d+%\)$", piped.stdout, re.MULTILINE)  # the last
+    with (tmp_path / "out.txt").open("w") as out:
+        filed = subprocess.run(command, stdout=out, stderr=subprocess.PIPE, text=True,
+                               timeout=300, env=environ)
+    assert filed.returncode == 0, filed.stderr
+    assert (tmp_path / "out.txt").read_text().splitlines()[-1] == \
+        piped.stdout.splitlines()[-1].replace("Run 1", "Run 2")
+    failed = subprocess.run([*command[:5], str(tmp_path / "missing.csv"), *command[6:]],
+                            capture_output=True, text=True, timeout=300, env=environ)
+    assert failed.returncode == 2
+    assert "segbot: error: no such file" in failed.stderr and failed.stdout == ""
+
+
+def test_the_process_ends_at_once_only_when_nothing_else_runs() -> None:
+    from bot.cli import _nothing_else_running
+
+    assert _nothing_else_running()
+    release = threading.Event()
+    waiting = threading.Thread(target=release.wait)
+    waiting.start()
+    try:
+        assert not _nothing_else_running()
+    finally:
+        release.set()
+        waiting.join()
 
 
 @pytest.mark.parametrize("args, message", [
