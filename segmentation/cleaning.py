@@ -171,11 +171,6 @@ class LabelCodes:
         return cls(codes, mapping, tuple(str(label) for label in distinct), held[1:],
                    int(held[0]))
 
-    @property
-    def codes(self) -> np.ndarray:
-        """Each customer's code."""
-        return self.mapping[self.first_codes]
-
     def renamed(self, labels: Sequence[str]) -> LabelCodes:
         """Each label replaced by the one at its place in ``labels``; labels made equal are
         one, at the place of the first seen."""
@@ -202,11 +197,6 @@ class LabelCodes:
         return replace(self, mapping=shifted, labels=names, counts=counts,
                        missing=0).renamed(names)
 
-    def texts(self, index: pd.Index) -> pd.Series:
-        """The labels as pandas text (missing as NA)."""
-        return pd.Series(pd.array(self.labels, dtype="string").take(self.codes, allow_fill=True),
-                         index=index, dtype="string")
-
     def shared(self, index: pd.Index, rows: np.ndarray | None = None) -> pd.Series:
         """The labels as Python strings, one object per distinct label (a string per
         customer would be ~50 MB a column per million customers, all the same few); of the
@@ -228,24 +218,16 @@ def clean_labels(frame: pd.DataFrame, columns: Sequence[str], log: CleaningLog,
 def cleaned_labels(frame: pd.DataFrame, columns: Sequence[str], log: CleaningLog,
                    relabels: Mapping[str, tuple[Mapping[str, str], str]] | None = None,
                    rows: np.ndarray | None = None) -> dict[str, LabelCodes]:
-    """Every text column in plain form (`normalise_labels`), then relabelled where
-    ``relabels`` gives a column its mapping and why, then rare labels folded into 'Other' and
-    missing ones 'Unknown': each column's cleaned labels, of the rows the mask ``rows`` keeps
-    (all if None). Each step runs over all the columns before the next, and each column is
-    hashed once."""
+    """Every text column in plain form (`plain_label`: 'Ph\u200bD' and 'PhD' are one label),
+    then relabelled where ``relabels`` gives a column its mapping and why, then rare labels
+    folded into 'Other' and missing ones 'Unknown': each column's cleaned labels, of the rows
+    the mask ``rows`` keeps (all if None). Each step runs over all the columns before the
+    next, and each column is hashed once."""
     coded = {column: _normalised(LabelCodes.of(frame[column], rows), column, log)
              for column in columns}
     for column, (mapping, why) in (relabels or {}).items():
         coded[column] = _relabelled(coded[column], column, mapping, log, why)
     return {column: _folded(coded[column], column, log) for column in columns}
-
-
-def normalise_labels(frame: pd.DataFrame, columns: Iterable[str],
-                     log: CleaningLog) -> pd.DataFrame:
-    """Labels as text in plain form, so that 'Ph\u200bD' and 'PhD' are one label."""
-    return frame.assign(**{column: _normalised(LabelCodes.of(frame[column]), column,
-                                               log).texts(frame.index)
-                           for column in columns})
 
 
 def _normalised(coded: LabelCodes, column: str, log: CleaningLog) -> LabelCodes:

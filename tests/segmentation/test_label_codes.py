@@ -94,5 +94,6 @@ def test_missing_labels_take_the_place_of_their_first_customer() -> None:
     coded = LabelCodes.of(pd.Series(["b", None, "a", "Unknown", None, "b"]))
     filled = coded.filled("Unknown")
     assert filled.labels == ("b", "Unknown", "a")  # first seen at row 1, before 'a'
-    assert filled.codes.tolist() == [0, 1, 2, 1, 1, 0]
+    assert filled.shared(pd.RangeIndex(6)).tolist() == ["b", "Unknown", "a", "Unknown",
+                                                        "Unknown", "b"]
     assert filled.counts.tolist() == [2, 3, 1] and filled.missing == 0

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from segmentation.cleaning import CleaningLog, normalise_labels
+from segmentation.cleaning import CleaningLog, clean_labels
 from segmentation.loading import load_table
 from segmentation.prepare import prepare_customers
 
@@ -14,11 +14,11 @@ def test_full_width_and_zero_width_labels_read_as_plain_text() -> None:
     frame = pd.DataFrame({"status": ["Ａｌｏｎｅ", "Alone", None, " Ph\u200bD ", "PhD",
                                      "\ufeffMarried", "Married\u00a0"]})
     log = CleaningLog()
-    plain = normalise_labels(frame, ["status"], log)["status"]
-    assert plain.tolist()[:2] == ["Alone", "Alone"] and pd.isna(plain[2])
-    assert plain.tolist()[3:] == ["PhD", "PhD", "Married", "Married"]
-    (step,) = log.steps
+    plain = clean_labels(frame, ["status"], log)["status"]
+    assert plain.tolist() == ["Alone", "Alone", "Unknown", "PhD", "PhD", "Married", "Married"]
+    step, missing = log.steps
     assert (step.column, step.action, step.count) == ("status", "relabelled", 3)  # not spaces
+    assert (missing.action, missing.count) == ("imputed", 1)
     assert "'Ａｌｏｎｅ' → 'Alone'" in step.reason
     assert frame["status"][0] == "Ａｌｏｎｅ"  # the caller's frame is left alone
 
