@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -34,11 +35,15 @@ from storage.customer_table import (
 from storage.errors import StoreError
 
 # Rows made into Python values at a time: large enough that per-chunk costs vanish, small
-# enough that a chunk's values (~15 objects a row) stay a few tens of MB.
+# enough that a chunk's values (~15 objects a row) stay a few tens of MB; two chunks are
+# alive at once (one inserted, the next made: `made_ahead`).
 CHUNK_ROWS = 50_000
 # Values bound per INSERT, as many rows as fit: stepping one statement per row cost 1.8 s
 # per million customers of 15 columns, ~130 rows per statement 1.05 s (gains stop there).
 VALUES_PER_INSERT = 2_000
+
+
+_T = TypeVar("_T")
 
 
 class _Values(Protocol):
@@ -124,8 +129,24 @@ def insert_customers(conn: sqlite3.Connection, run_id: int, rows: CustomerRows) 
     width = len(FIXED_COLUMNS) + len(rows.attributes)
     limit = min(VALUES_PER_INSERT, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
     per_insert = max(1, limit // width)
-    for columns in rows.chunks(CHUNK_ROWS):
-        _insert_row_major(conn, table, width, per_insert, _row_major(columns, width))
+    for values in made_ahead(_row_major(columns, width) for columns in rows.chunks()):
+        _insert_row_major(conn, table, width, per_insert, values)
+
+
+def made_ahead(items: Iterator[_T]) -> Iterator[_T]:
+    """``items`` in order, each next one made on a thread while the caller uses the last.
+
+    Making a chunk's values (NumPy gathers, lists of Python values) holds the GIL; inserting
+    them lets it go while SQLite steps its statements, which is when the next chunk is made:
+    1M customers of 15 columns published in 2.7-3.5 s instead of 3.4-4.1 s (alternated).
+    An error making an item is raised here, in order; at most one item is made ahead.
+    """
+    end = object()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="segbot-rows") as pool:
+        pending = pool.submit(next, items, end)
+        while (item := pending.result()) is not end:
+            pending = pool.submit(next, items, end)
+            yield cast(_T, item)
 
 
 def _insert_row_major(conn: sqlite3.Connection, table: str, width: int, per_insert: int,
@@ -256,17 +277,21 @@ def insert_customer_batches(conn: sqlite3.Connection, run_id: int, customers: Cu
     per_insert = max(1, limit // width)
     known = pa.array(sorted(set(segment_ids)), pa.int64())
     left_out = pa.array(sorted(set(excluded)), pa.string())
-    last: str | None = None
+
+    def checked_rows() -> Iterator[list[Any]]:
+        last: str | None = None
+        for batch in customers.batches:
+            if not batch.num_rows:
+                continue
+            ids = batch.column(0).cast(pa.string())
+            _check_batch(ids, batch.column(1).cast(pa.int64()), last, known, left_out)
+            last = ids[-1].as_py()
+            yield _row_major([_stored_values(column) for column in batch.columns], width)
+
     count = 0
-    for batch in customers.batches:
-        if not batch.num_rows:
-            continue
-        ids = batch.column(0).cast(pa.string())
-        _check_batch(ids, batch.column(1).cast(pa.int64()), last, known, left_out)
-        last = ids[-1].as_py()
-        count += batch.num_rows
-        _insert_row_major(conn, table, width, per_insert, _row_major(
-            [_stored_values(column) for column in batch.columns], width))
+    for values in made_ahead(checked_rows()):
+        count += len(values) // width
+        _insert_row_major(conn, table, width, per_insert, values)
     return count
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
@@ -12,7 +13,8 @@ import pandas as pd
 import pytest
 from sqlite_utils import Database
 
-from storage import CustomerRecord, NotFound, Store, schema
+from storage import CustomerRecord, NotFound, Store, customers, schema
+from storage.customers import made_ahead
 from tests.storage.conftest import (
     legacy_migrations,
     make_result,
@@ -156,3 +158,42 @@ def test_a_legacy_run_of_empty_and_all_missing_attributes_migrates(
     assert column_types(db_path, "run_1_customers")["Notes"] == "TEXT"
     assert column_types(db_path, "run_1_customers")["Score"] == "REAL"
     assert store.get_customer("1000").attributes == {"Notes": None, "Score": 1.0}
+
+
+def test_rows_are_made_one_ahead_in_order_and_a_failure_comes_in_its_place() -> None:
+    made: list[int] = []
+
+    def chunks() -> Iterator[int]:
+        for i in range(4):
+            if i == 3:
+                raise ValueError("chunk 3 cannot be made")
+            made.append(i)
+            yield i
+
+    used = []
+    ahead = made_ahead(chunks())
+    for item in ahead:
+        used.append(item)
+        assert len(made) <= item + 2  # the item in use, and at most the next
+        if item == 2:
+            break
+    assert used == [0, 1, 2]
+    with pytest.raises(ValueError, match="chunk 3"):
+        next(ahead)
+
+
+def test_a_chunk_that_cannot_be_made_publishes_nothing(store: Store,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    publish(store, make_result(label="A"))
+    chunks = customers.CustomerRows.chunks
+
+    def broken(rows: customers.CustomerRows, size: int = customers.CHUNK_ROWS
+               ) -> Iterator[list[list[object]]]:
+        yield next(chunks(rows, size=10))
+        raise MemoryError("no memory for the second chunk")
+
+    monkeypatch.setattr(customers.CustomerRows, "chunks", broken)
+    with pytest.raises(MemoryError):
+        publish(store, make_result(label="B", n_customers=30))
+    assert [run.id for run in store.list_runs()] == [1]
+    assert store.get_segment(1).name.startswith("A")
