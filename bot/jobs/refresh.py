@@ -9,7 +9,9 @@ is refused at once rather than queued behind a run that can take minutes.
 from __future__ import annotations
 
 import fcntl
+import gc
 import os
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -36,6 +38,7 @@ if TYPE_CHECKING:  # the engine (scikit-learn, ~0.6 s to import; pandas and nump
     from segmentation.schema_file import SchemaOverrides
 
 LOCK_SUFFIX = ".refresh.lock"
+ENGINE = "segmentation.engine"
 
 
 class RefreshInProgress(Exception):
@@ -124,8 +127,28 @@ def read_while_importing_engine(source: TableSource) -> LoadedTable:
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="segbot-read") as pool:
         reading = pool.submit(read_table, source)
-        import_module("segmentation.engine")
+        import_long_lived(ENGINE)
         return reading.result()
+
+
+def import_long_lived(name: str) -> None:
+    """Import module ``name`` with the cyclic garbage collector paused, then freeze what the
+    import made (`gc.freeze`: later collections pass it by); a no-op once imported.
+
+    Importing the engine makes ~90,000 objects that live as long as the process. The
+    collector kept sweeping them while they were made: three full sweeps, 0.2-0.25 s of a
+    1M refresh, against 0.02 s for every collection of the refresh with them frozen.
+    """
+    if name in sys.modules:
+        return
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        import_module(name)
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
 
 
 def keep_k(config: ModelConfig, previous: RunRecord | None) -> ModelConfig:

@@ -140,3 +140,18 @@ def test_a_second_refresh_with_another_seed_keeps_ids_and_names(two_run_db: Path
 
     assert second == first
     assert [m.previous_id for m in store.segment_matches(2)] == [i for i, _ in first]
+
+
+@pytest.mark.parametrize("collecting", [True, False])
+def test_importing_the_engine_leaves_the_collector_as_it_was(collecting: bool) -> None:
+    # in a process of its own: this one has imported the engine already
+    probe = ("import gc\n"
+             f"{'' if collecting else 'gc.disable()'}\n"
+             "from bot.jobs.refresh import ENGINE, import_long_lived\n"
+             "frozen = gc.get_freeze_count()\n"
+             "import_long_lived(ENGINE)\n"
+             "import segmentation.engine\n"
+             "print(gc.isenabled(), gc.get_freeze_count() > frozen + 50_000)\n")
+    answer = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            cwd=ROOT, check=True, timeout=120).stdout.split()
+    assert answer == [str(collecting), "True"]
