@@ -130,6 +130,49 @@ class MedianImputer(TransformerMixin, BaseEstimator):
         return names[~np.isnan(self.statistics_)]
 
 
+class Standardiser(StandardScaler):
+    """StandardScaler whose fit reads a float64 table a column at a time: the same mean_,
+    var_ and scale_ to the bit, without the whole-table NaN mask StandardScaler casts to
+    float64 to count each column's values (3 s of a ten-million-customer fit, and a second
+    copy of the table). A table with gaps, sample weights or other input go to
+    StandardScaler's own fit."""
+
+    def fit(self, X: npt.ArrayLike, y: object = None,
+            sample_weight: npt.ArrayLike | None = None) -> Self:
+        if not self._fits_by_column(X, sample_weight):
+            return super().fit(X, y, sample_weight)
+        assert isinstance(X, np.ndarray)
+        validate_data(self, X, skip_check_array=True)  # n_features_in_
+        rows = float(len(X))
+        sums = np.array([column.sum() for column in X.T])
+        self.mean_ = (0.0 + sums) / rows
+        unnormalised = np.empty(X.shape[1])
+        for i, column in enumerate(X.T):  # StandardScaler's corrected two-pass variance
+            offsets = column - sums[i] / rows
+            correction = offsets.sum()
+            offsets **= 2
+            unnormalised[i] = offsets.sum() - correction ** 2 / rows
+        self.var_ = unnormalised / rows
+        self.n_samples_seen_ = np.float64(rows)
+        self.scale_ = np.sqrt(self.var_)
+        eps = np.finfo(np.float64).eps  # near-constant columns are left unscaled
+        self.scale_[self.var_ <= rows * eps * self.var_ + (rows * self.mean_ * eps) ** 2] = 1.0
+        return self
+
+    def _fits_by_column(self, X: npt.ArrayLike, sample_weight: npt.ArrayLike | None) -> bool:
+        # column by column sums in the order np.sum(axis=0) does only for columns laid out
+        # one after another (as the imputer makes them)
+        return (isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype == np.float64
+                and X.flags.f_contiguous and len(X) > 0 and sample_weight is None and self.with_mean and self.with_std
+                and not any(np.isnan(column).any() for column in X.T))
+
+
+def log1p_in_place(values: np.ndarray) -> np.ndarray:
+    """np.log1p of ``values`` written over them (the imputer's own copy): a new table of
+    the same size cost 0.6 s at ten million customers."""
+    return np.log1p(values, out=values)
+
+
 def float_matrix(frame: pd.DataFrame) -> np.ndarray:
     """The frame's numbers as one new float64 array, laid out as pandas makes it (column by
     column), each column cast once into its place: pandas' own conversion casts each
@@ -176,12 +219,12 @@ def build_preprocessor(frame: pd.DataFrame, numeric: tuple[str, ...],
     if skewed:
         transformers.append(("skewed", Pipeline([
             ("impute", MedianImputer()),
-            ("log", FunctionTransformer(np.log1p, feature_names_out="one-to-one")),
-            ("scale", StandardScaler(copy=False))]), skewed))  # scales log1p's own output
+            ("log", FunctionTransformer(log1p_in_place, feature_names_out="one-to-one")),
+            ("scale", Standardiser(copy=False))]), skewed))  # scales the imputer's copy
     if plain:
         transformers.append(("numeric", Pipeline([
             ("impute", MedianImputer()),
-            ("scale", StandardScaler(copy=False))]), plain))  # scales the imputer's copy
+            ("scale", Standardiser(copy=False))]), plain))  # scales the imputer's copy
     if categorical:
         transformers.append(("categorical", OneHotEncoder(
             handle_unknown="ignore", sparse_output=False), list(categorical)))
