@@ -163,7 +163,8 @@ class Standardiser(StandardScaler):
         # column by column sums in the order np.sum(axis=0) does only for columns laid out
         # one after another (as the imputer makes them)
         return (isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype == np.float64
-                and X.flags.f_contiguous and len(X) > 0 and sample_weight is None and self.with_mean and self.with_std
+                and X.flags.f_contiguous and len(X) > 0 and sample_weight is None
+                and self.with_mean and self.with_std
                 and not any(np.isnan(column).any() for column in X.T))
 
 
