@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+import sqlite3
+from contextlib import closing
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,6 +15,7 @@ import pytest
 
 from storage import NoPublishedRun, NotFound, Store, StoreError, customers
 from storage.store import describe_ids
+from storage.transactions import NEW_FILE_PAGE_SIZE
 from tests.storage.conftest import T0, make_result, publish
 
 
@@ -273,6 +277,20 @@ def test_numpy_values_and_non_finite_numbers_are_stored_as_json(store: Store) ->
 def test_an_in_memory_store_is_refused() -> None:
     with pytest.raises(ValueError, match="needs a file path"):
         Store(":memory:")
+
+
+def test_a_new_store_has_large_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    Store(tmp_path / "new.db")
+    old = tmp_path / "old.db"
+    with closing(sqlite3.connect(old)) as conn:  # a store made before the page size was set
+        conn.execute("PRAGMA journal_mode = wal")
+        conn.execute("CREATE TABLE made_before (x)")
+    store = Store(old)
+    publish(store, make_result())
+    assert store.get_customer("1000").segment_id == 1
+    for path, size in ((tmp_path / "new.db", NEW_FILE_PAGE_SIZE), (old, 4096)):
+        with closing(sqlite3.connect(path)) as conn:
+            assert conn.execute("PRAGMA page_size").fetchone() == (size,)
 
 
 def test_attributes_of_every_common_type_read_back(store: Store) -> None:
