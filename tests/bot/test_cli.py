@@ -203,6 +203,22 @@ def test_the_process_ends_at_once_only_when_nothing_else_runs() -> None:
         waiting.join()
 
 
+@pytest.mark.parametrize("setting, huge_pages", [(None, False), ("1", True), ("0", False)])
+def test_the_console_script_keeps_arrays_in_small_pages_unless_told(
+        setting: str | None, huge_pages: bool) -> None:
+    probe = ("import os\n"
+             "from bot.cli import use_small_pages_for_arrays\n"
+             "use_small_pages_for_arrays(os.environ)\n"
+             "from numpy._core.multiarray import _get_madvise_hugepage\n"
+             "print(_get_madvise_hugepage())\n")
+    environ = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    if setting is not None:
+        environ["NUMPY_MADVISE_HUGEPAGE"] = setting
+    answer = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            timeout=120, env=environ)
+    assert answer.stdout.strip() == str(huge_pages), answer.stderr
+
+
 @pytest.mark.parametrize("args, message", [
     (["segments", "--db", "{tmp}/typo.db"], "no store at"),
     (["segments", "--db", "{tmp}/not-a-db.txt"], "cannot open the store"),
