@@ -369,13 +369,13 @@ def drop_extreme_outliers(frame: pd.DataFrame, columns: Iterable[str], log: Clea
     kept = np.ones(len(frame), dtype=bool) if rows is None else rows.copy()
     ids = frame[ID]
     for column in columns:
-        values = frame[column].reset_index(drop=True)  # index = position in frame
-        if not kept.all():
-            values = values[kept]
-        mask = extreme_outliers(values)
+        # the kept rows' values, masked as arrays: pandas masks a Series' index too (1.4 s
+        # for the ten columns of ten million rows)
+        judged = _kept_values(frame[column], kept)
+        mask = extreme_outliers(judged).to_numpy()
         if mask.any():
-            dropped = values[mask]
-            positions = dropped.index.to_numpy()
+            dropped = judged[mask]
+            positions = np.flatnonzero(kept)[mask]
             kept[positions] = False
             shown = ", ".join(f"{v:,.0f}" for v in dropped.drop_duplicates().head(5))
             log.exclude(ids.iloc[positions].to_numpy(), column,
@@ -383,6 +383,15 @@ def drop_extreme_outliers(frame: pd.DataFrame, columns: Iterable[str], log: Clea
                                  dtype=object),
                         f"extreme outlier ({shown}): far outside the typical range")
     return frame if kept.all() else kept_rows(frame, kept)
+
+
+def _kept_values(column: pd.Series, kept: np.ndarray) -> pd.Series:
+    """The values of ``column`` in the rows ``kept`` marks, as a Series of their own."""
+    if kept.all():
+        return pd.Series(column.array, name=column.name, copy=False)
+    values = column.to_numpy()[kept] if isinstance(column.dtype, np.dtype) else \
+        column.array[kept]
+    return pd.Series(values, name=column.name, dtype=column.dtype, copy=False)
 
 
 def kept_rows(frame: pd.DataFrame, kept: np.ndarray) -> pd.DataFrame:

@@ -138,7 +138,8 @@ def _prepare_reference(raw: pd.DataFrame, overrides: SchemaOverrides) -> Prepare
     frame = cleaning.drop_extreme_outliers(
         frame.drop(columns=list(reference.CATEGORICAL_COLUMNS)), reference.MODEL_FEATURES, log,
         rows=kept)
-    rows = np.searchsorted(np.flatnonzero(kept), frame.index.to_numpy())  # among the kept
+    # each row's position among the kept: a running count (searchsorted took 0.7 s at 10M)
+    rows = (np.cumsum(kept) - 1)[frame.index.to_numpy()]
     frame = frame.assign(**{c: labels[c].shared(frame.index, rows)
                             for c in reference.CATEGORICAL_COLUMNS})
     frame = _drop_rows_without_values(frame, reference.MODEL_FEATURES, log)
