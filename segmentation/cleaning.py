@@ -206,6 +206,14 @@ class LabelCodes:
         codes = self.first_codes if rows is None else self.first_codes[rows]
         return pd.Series(table[self.mapping][codes], index=index, dtype=object)
 
+    def categorical(self, index: pd.Index, rows: np.ndarray | None = None) -> pd.Series:
+        """The labels as a pandas Categorical (missing: NaN), as `shared`: the customers'
+        codes kept as they are, where `shared` takes ten million strings (0.8 s a column)
+        that the profiles and the store would then hash back into codes."""
+        codes = self.first_codes if rows is None else self.first_codes[rows]
+        return pd.Series(pd.Categorical.from_codes(
+            self.mapping[codes], categories=pd.Index(self.labels, dtype=object)), index=index)
+
 
 def clean_labels(frame: pd.DataFrame, columns: Sequence[str], log: CleaningLog,
                  relabels: Mapping[str, tuple[Mapping[str, str], str]] | None = None

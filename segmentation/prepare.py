@@ -140,7 +140,7 @@ def _prepare_reference(raw: pd.DataFrame, overrides: SchemaOverrides) -> Prepare
         rows=kept)
     # each row's position among the kept: a running count (searchsorted took 0.7 s at 10M)
     rows = (np.cumsum(kept) - 1)[frame.index.to_numpy()]
-    frame = frame.assign(**{c: labels[c].shared(frame.index, rows)
+    frame = frame.assign(**{c: labels[c].categorical(frame.index, rows)
                             for c in reference.CATEGORICAL_COLUMNS})
     frame = _drop_rows_without_values(frame, reference.MODEL_FEATURES, log)
     cleaning.report_missing_values(frame, reference.MODEL_FEATURES, log)

@@ -38,7 +38,7 @@ def segment_tables(frame: pd.DataFrame, segment_ids: np.ndarray, features: Seque
     sizes = pd.Series(members, index=segments)
     minimum = pd.Series({f: s.minimum for f, s in zip(features, stats, strict=True)},
                         dtype=float)
-    mixes = {c: _shares(codes, segments, frame[c].to_numpy()) for c in categorical}
+    mixes = {c: _shares(codes, segments, frame[c]) for c in categorical}
     return (_population_table(stats, features),
             SegmentTables(means, medians, sizes, minimum, mixes))
 
@@ -94,14 +94,34 @@ def category_shares(segment_ids: np.ndarray, values: np.ndarray) -> pd.DataFrame
 
 
 def _shares(segment_codes: np.ndarray, segments: pd.Index | np.ndarray,
-            values: np.ndarray) -> pd.DataFrame:
-    label_codes, labels = pd.factorize(values, sort=True)
-    known = label_codes >= 0  # crosstab leaves out missing labels
-    counts = np.bincount(segment_codes[known] * len(labels) + label_codes[known],
-                         minlength=len(segments) * len(labels))
-    table = pd.DataFrame(counts.reshape(len(segments), len(labels)), index=segments,
-                         columns=labels)
+            values: np.ndarray | pd.Series) -> pd.DataFrame:
+    counts, labels = _counts_by_label(segment_codes, len(segments), values)
+    table = pd.DataFrame(counts, index=segments, columns=labels)
     return table.div(table.sum(axis=1), axis=0)
+
+
+def _counts_by_label(segment_codes: np.ndarray, k: int,
+                     values: np.ndarray | pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each segment's customers (rows) holding each label present (columns, sorted, as
+    pd.factorize(sort=True) gives them); missing labels left out, as crosstab does. A
+    Categorical is counted by its own codes: hashing ten million labels again took 0.5 s."""
+    categorical = isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype)
+    if categorical:
+        assert isinstance(values, pd.Series)
+        codes = np.asarray(values.array.codes)
+        labels = np.asarray(values.array.categories, dtype=object)
+    else:
+        codes, labels = pd.factorize(np.asarray(values), sort=True)
+    known = codes >= 0
+    if not known.all():
+        segment_codes, codes = segment_codes[known], codes[known]
+    counts = np.bincount(segment_codes * len(labels) + codes,
+                         minlength=k * len(labels)).reshape(k, len(labels))
+    if categorical:  # the labels someone holds, in sorted order
+        present = np.flatnonzero(counts.sum(axis=0))
+        order = present[np.argsort(labels[present])]
+        counts, labels = counts[:, order], labels[order]
+    return counts, labels
 
 
 def _name_segments(drafts: list[_Draft], total: int,

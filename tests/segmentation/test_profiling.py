@@ -39,3 +39,21 @@ def test_segment_tables_are_pandas_group_statistics(segments: int) -> None:
     shares = pd.crosstab(segment_ids, frame["tier"], normalize="index")
     pd.testing.assert_frame_equal(tables.mixes["tier"], shares, check_names=False,
                                   check_index_type=False)
+
+
+def test_label_shares_of_a_categorical_are_those_of_its_texts() -> None:
+    rng = np.random.default_rng(5)
+    n = 5_000
+    labels = np.array(["silver", "gold", "none held", "bronze"], dtype=object)
+    codes = rng.integers(-1, 3, n)  # -1: missing; "bronze" is a category nobody holds
+    texts = pd.Series(np.where(codes >= 0, labels[np.maximum(codes, 0)], None), dtype=object)
+    categorical = pd.Series(pd.Categorical.from_codes(codes, categories=labels))
+    segment_ids = rng.integers(1, 4, n)
+    frames = [pd.DataFrame({"visits": rng.poisson(4, n), "tier": tier})
+              for tier in (texts, categorical)]
+    mixes = [segment_tables(frame, segment_ids, ["visits"], ["tier"])[1].mixes["tier"]
+             for frame in frames]
+    pd.testing.assert_frame_equal(mixes[1], mixes[0])
+    assert list(mixes[1].columns) == ["gold", "none held", "silver"]
+    pd.testing.assert_frame_equal(mixes[0], pd.crosstab(segment_ids, texts, normalize="index"),
+                                  check_names=False, check_index_type=False)
