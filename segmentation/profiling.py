@@ -194,8 +194,17 @@ def _feature_stats(codes: np.ndarray, k: int, x: np.ndarray,
                              np.full(k, np.nan))
     if present is not codes:  # rows without a value left out: count the groups again
         codes, members = present, np.bincount(present, minlength=k)
-    means = np.array([x.mean()]) if k == 1 else _group_means(codes, members, x)
     counts = _counts_by_group(codes, k, x)
+    if counts is not None and _sums_exact(x.dtype, *counts, len(x)):
+        # the counts give the very means a pass over the values would (1.3 s at 10M)
+        low, by_group = counts
+        sums = by_group @ np.arange(low, low + by_group.shape[1], dtype=np.int64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = sums / members
+        mean = float(sums.sum() / len(x))
+    else:
+        means = np.array([x.mean()]) if k == 1 else _group_means(codes, members, x)
+        mean = float(x.mean())
     if counts is not None:
         low, by_group = counts
         medians = _counted_medians(low, by_group)
@@ -203,8 +212,16 @@ def _feature_stats(codes: np.ndarray, k: int, x: np.ndarray,
     else:
         medians = _sorted_medians(codes, k, x)
         median = medians[0] if k == 1 else float(np.median(x))
-    return _FeatureStats(float(x.mean()), float(median), float(x.std()), float(x.min()),
-                         means, medians)
+    return _FeatureStats(mean, float(median), float(x.std()), float(x.min()), means, medians)
+
+
+def _sums_exact(dtype: np.dtype, low: float, by_group: np.ndarray, rows: int) -> bool:
+    """Whether every partial sum of ``rows`` whole numbers from ``low`` to the top of the
+    counted range is exact in float64 (as NumPy sums them) and in int64 alike."""
+    if dtype.kind not in "iu":
+        return False
+    largest = max(abs(int(low)), abs(int(low) + by_group.shape[1] - 1))
+    return largest * max(rows, 1) < 2**53
 
 
 def _group_means(codes: np.ndarray, members: np.ndarray, x: np.ndarray) -> np.ndarray:

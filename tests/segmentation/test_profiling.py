@@ -57,3 +57,13 @@ def test_label_shares_of_a_categorical_are_those_of_its_texts() -> None:
     assert list(mixes[1].columns) == ["gold", "none held", "silver"]
     pd.testing.assert_frame_equal(mixes[0], pd.crosstab(segment_ids, texts, normalize="index"),
                                   check_names=False, check_index_type=False)
+
+
+def test_means_of_huge_whole_numbers_in_a_narrow_range_do_not_overflow() -> None:
+    rng = np.random.default_rng(2)
+    values = 4 * 10**18 + rng.integers(0, 50, 1_000)  # sums beyond int64, one narrow range
+    segment_ids = rng.integers(1, 3, len(values))
+    population, tables = segment_tables(pd.DataFrame({"v": values}), segment_ids, ["v"], [])
+    expected = pd.Series(values.astype(float)).groupby(segment_ids).mean()
+    np.testing.assert_allclose(tables.means["v"], expected, rtol=1e-12)
+    assert population.loc["v", "mean"] == pytest.approx(values.astype(float).mean(), rel=1e-12)
