@@ -58,9 +58,10 @@ _RUN_COLUMNS = ", ".join(f'"{name}"' for name in codec.RUN_RECORD_COLUMNS)
 # A publish is one transaction writing ~75 MB per million customers. It stays in WAL mode:
 # readers keep answering from the previous run meanwhile, and a crash leaves that run whole.
 # The bulk loader's usual settings (journal_mode=OFF or MEMORY, synchronous=OFF) would give up
-# exactly that atomicity, and measured nothing to gain here: binding the values costs ~85 %
-# of the insert, the same into an in-memory database. A larger page cache (256 MB instead of
-# 2 MB) did not change the insert time either, so it is not spent.
+# exactly that atomicity. What the insert costs is Python binding the values and SQLite
+# building the b-tree, side by side (`customers.made_ahead`); larger pages made the second
+# cheaper (storage.transactions), a larger page cache (16, 64 or 256 MB instead of 2 MB)
+# changed nothing, so it is not spent.
 # - synchronous=FULL: the commit syncs the WAL once, so a run the digest announced survives
 #   a power cut. One fsync per publish, not per row: no slower than NORMAL at 1M customers.
 _PUBLISH_PRAGMAS = ("PRAGMA synchronous = FULL",)
