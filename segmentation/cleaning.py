@@ -397,9 +397,14 @@ def _kept_values(column: pd.Series, kept: np.ndarray) -> pd.Series:
     """The values of ``column`` in the rows ``kept`` marks, as a Series of their own."""
     if kept.all():
         return pd.Series(column.array, name=column.name, copy=False)
-    values = column.to_numpy()[kept] if isinstance(column.dtype, np.dtype) else \
-        column.array[kept]
-    return pd.Series(values, name=column.name, dtype=column.dtype, copy=False)
+    return pd.Series(_kept_array(column, kept), name=column.name, dtype=column.dtype,
+                     copy=False)
+
+
+def _kept_array(column: pd.Series,
+                kept: np.ndarray) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """The values of ``column`` in the rows the mask ``kept`` marks, masked as an array."""
+    return column.to_numpy()[kept] if isinstance(column.dtype, np.dtype) else column.array[kept]
 
 
 def kept_rows(frame: pd.DataFrame, kept: np.ndarray) -> pd.DataFrame:
@@ -410,8 +415,7 @@ def kept_rows(frame: pd.DataFrame, kept: np.ndarray) -> pd.DataFrame:
     prepared table); a mask applied to each column's own array reads one byte a row.
     """
     index = frame.index[kept]
-    columns = {i: pd.Series(column.to_numpy()[kept] if isinstance(column.dtype, np.dtype)
-                            else column.array[kept], index=index, dtype=column.dtype,
+    columns = {i: pd.Series(_kept_array(column, kept), index=index, dtype=column.dtype,
                             copy=False)
                for i, (_, column) in enumerate(frame.items())}
     return pd.DataFrame(columns, copy=False).set_axis(frame.columns, axis=1)
