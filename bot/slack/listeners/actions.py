@@ -4,6 +4,7 @@ of all segments"."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -11,41 +12,49 @@ from slack_sdk import WebClient
 
 from bot.answers.parts import ButtonAction
 from bot.slack.handling import Deps, answer_command
+from bot.slack.listeners.errors import reported_after_ack
 from bot.slack.replies import Target
 from bot.slack.web_api import direct_channel
 
 
 def register(app: App, deps: Deps) -> None:
     def on_profile(ack: Ack, body: dict[str, Any], action: dict[str, Any],
-                   client: WebClient) -> None:
+                   client: WebClient, logger: logging.Logger) -> None:
         ack()
-        answer_command(deps, client, button_target(body, client), "cluster",
-                       action.get("value", ""))
+        with reported_after_ack(body, logger, client):
+            answer_command(deps, client, button_target(body, client), "cluster",
+                           action.get("value", ""))
 
     def on_export(ack: Ack, body: dict[str, Any], action: dict[str, Any],
-                  client: WebClient) -> None:
+                  client: WebClient, logger: logging.Logger) -> None:
         ack()
-        answer_command(deps, client, button_target(body, client), "cluster",
-                       f"{action.get('value', '')} export")
+        with reported_after_ack(body, logger, client):
+            answer_command(deps, client, button_target(body, client), "cluster",
+                           f"{action.get('value', '')} export")
 
     def on_compare(ack: Ack, body: dict[str, Any], action: dict[str, Any],
-                   client: WebClient) -> None:
+                   client: WebClient, logger: logging.Logger) -> None:
         ack()
         pair = (action.get("selected_option") or {}).get("value", "")
-        answer_command(deps, client, button_target(body, client), "segments", f"compare {pair}")
+        with reported_after_ack(body, logger, client):
+            answer_command(deps, client, button_target(body, client), "segments",
+                           f"compare {pair}")
 
     def on_history(ack: Ack, body: dict[str, Any], action: dict[str, Any],
-                   client: WebClient) -> None:
+                   client: WebClient, logger: logging.Logger) -> None:
         ack()
-        answer_command(deps, client, button_target(body, client), "cluster",
-                       f"{action.get('value', '')} history")
+        with reported_after_ack(body, logger, client):
+            answer_command(deps, client, button_target(body, client), "cluster",
+                           f"{action.get('value', '')} history")
 
     app.action(ButtonAction.PROFILE.value)(on_profile)
     app.action(ButtonAction.EXPORT.value)(on_export)
     app.action(ButtonAction.COMPARE.value)(on_compare)
-    def on_segments_history(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def on_segments_history(ack: Ack, body: dict[str, Any], client: WebClient,
+                            logger: logging.Logger) -> None:
         ack()
-        answer_command(deps, client, button_target(body, client), "segments", "history")
+        with reported_after_ack(body, logger, client):
+            answer_command(deps, client, button_target(body, client), "segments", "history")
 
     app.action(ButtonAction.HISTORY.value)(on_history)
     app.action(ButtonAction.SEGMENTS_HISTORY.value)(on_segments_history)

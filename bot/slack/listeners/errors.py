@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from slack_bolt import App
@@ -17,16 +19,34 @@ SORRY = ("Sorry, something went wrong while answering; it has been logged. "
 
 
 def register(app: App, deps: Deps) -> None:
-    @app.error
-    def on_error(error: Exception, body: dict[str, Any], logger: logging.Logger,
-                 client: WebClient) -> None:
-        logger.error("segbot failed to answer %s", _describe(body), exc_info=error)
-        response_url = body.get("response_url")
-        if response_url:
-            ResponseUrl(response_url).post(notice(SORRY, from_button="actions" in body))
-        elif (body.get("container") or {}).get("type") == "view":  # a click on the Home tab
-            # a user ID as the channel: their direct messages with segbot
-            ChannelPost(client, body["user"]["id"]).post(notice(SORRY))
+    app.error(report_failure)
+
+
+def report_failure(error: Exception, body: dict[str, Any], logger: logging.Logger,
+                   client: WebClient) -> None:
+    """Log the failure and tell the user where they asked."""
+    logger.error("segbot failed to answer %s", _describe(body), exc_info=error)
+    response_url = body.get("response_url")
+    if response_url:
+        ResponseUrl(response_url).post(notice(SORRY, from_button="actions" in body))
+    elif (body.get("container") or {}).get("type") == "view":  # a click on the Home tab
+        # a user ID as the channel: their direct messages with segbot
+        ChannelPost(client, body["user"]["id"]).post(notice(SORRY))
+
+
+@contextmanager
+def reported_after_ack(body: dict[str, Any], logger: logging.Logger,
+                       client: WebClient) -> Iterator[None]:
+    """Report a failure of the work after ``ack()`` here, as the error handler would.
+
+    Bolt's thread runner, when a listener raises after acknowledging, sets the ack's response
+    back to None once the error handler returns; if that happens before its 10 ms poll saw
+    the ack, the request is answered 500 after 3 s, though Slack was acknowledged in time.
+    """
+    try:
+        yield
+    except Exception as error:
+        report_failure(error, body, logger, client)
 
 
 def _describe(body: dict[str, Any]) -> str:
